@@ -1,0 +1,1 @@
+"""Singer target that streams server-side conversions to LinkedIn's Conversions API."""
