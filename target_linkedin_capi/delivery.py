@@ -1,0 +1,204 @@
+"""Batches of events -> LinkedIn, several in flight while the target reads on.
+
+A batch is one unit of work: it is sent in requests of at most `batch_size` events, and
+when LinkedIn refuses a request (its batches are all-or-nothing) exactly the elements it
+names are rejected and the rest resent; when it names none, the request is split in halves
+until the bad elements are isolated. A batch ends with every event either accepted or
+rejected with a reason. The first fatal error stops all further sending and is raised in
+the main thread at its next call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from target_linkedin_capi.client import LinkedInClient, RejectedBatch
+from target_linkedin_capi.report import JsonLines, RunReport, redact_linkedin_message
+
+logger = logging.getLogger(__name__)
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an event came from, for the rejected-records file."""
+
+    stream: str
+    rule: str
+    key: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Item:
+    """One event bound for LinkedIn and the record it came from."""
+
+    event: dict[str, Any]
+    seq: int  # the record's position in the input, for checkpoints
+    origin: Origin
+
+
+class Dispatcher:
+    """Sends batches on a small thread pool; tracks what is still unresolved."""
+
+    def __init__(
+        self,
+        *,
+        client: LinkedInClient | None,
+        report: RunReport,
+        batch_size: int,
+        max_inflight: int,
+        dry_run_output: JsonLines | None = None,
+        dry_run_url: str = "",
+        dry_run_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        self.report = report
+        self.batch_size = batch_size
+        self.dry_run_output = dry_run_output
+        self.dry_run_url = dry_run_url
+        self.dry_run_headers = dict(dry_run_headers or {})  # never holds Authorization
+        self._pool = ThreadPoolExecutor(max_workers=max_inflight, thread_name_prefix="deliver")
+        self._slots = threading.BoundedSemaphore(max_inflight)
+        self._lock = threading.Condition()
+        self._inflight: dict[int, int] = {}  # batch number -> lowest record seq in it
+        self._next_batch = 0
+        self._error: BaseException | None = None
+
+    # -- main thread ------------------------------------------------------------------------
+
+    def submit(self, items: list[Item]) -> None:
+        """Queue a batch; blocks while `max_inflight` batches are being sent."""
+        self.raise_if_failed()
+        if not items:
+            return
+        self._slots.acquire()
+        with self._lock:
+            number = self._next_batch
+            self._next_batch += 1
+            self._inflight[number] = min(item.seq for item in items)
+        try:
+            self._pool.submit(self._run, number, items)
+        except BaseException:
+            self._finish(number)
+            raise
+
+    def lowest_unresolved_seq(self) -> int | None:
+        with self._lock:
+            return min(self._inflight.values(), default=None)
+
+    def wait_all(self) -> None:
+        """Until every submitted batch is resolved; raises the first fatal error."""
+        with self._lock:
+            while self._inflight and self._error is None:
+                self._lock.wait(timeout=1.0)
+        self.raise_if_failed()
+
+    def raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- delivery threads -------------------------------------------------------------------
+
+    def _run(self, number: int, items: list[Item]) -> None:
+        try:
+            if self._error is None:  # after a fatal error nothing more is sent
+                for start in range(0, len(items), self.batch_size):
+                    self._deliver(items[start : start + self.batch_size])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            with self._lock:
+                if self._error is None:
+                    self._error = exc
+        finally:
+            self._finish(number)
+
+    def _finish(self, number: int) -> None:
+        with self._lock:
+            self._inflight.pop(number, None)
+            self._lock.notify_all()
+        self._slots.release()
+
+    def _deliver(self, items: Sequence[Item]) -> None:
+        """Send `items` until each is accepted or rejected (iterative, never loops)."""
+        pending: list[Sequence[Item]] = [items]
+        while pending:
+            if self._error is not None:
+                return
+            chunk = pending.pop()
+            body = _encode({"elements": [item.event for item in chunk]})
+            if self.client is None:  # dry run
+                self._record_dry_run(body)
+                self._accepted(chunk)
+                continue
+            try:
+                self.client.send_events(body, len(chunk))
+            except RejectedBatch as refused:
+                pending.extend(self._after_refusal(chunk, refused))
+                continue
+            self._accepted(chunk)
+
+    def _after_refusal(self, chunk: Sequence[Item], refused: RejectedBatch) -> list[Sequence[Item]]:
+        status = refused.answer.status
+        reason = "linkedin_invalid_event" if status == 422 else "linkedin_rejected_event"  # noqa: PLR2004
+        if refused.failures:
+            for index, message in refused.failures.items():
+                self._reject(chunk[index], reason, message)
+            rest = [item for i, item in enumerate(chunk) if i not in refused.failures]
+            logger.warning(
+                "LinkedIn refused a batch of %d events (HTTP %d) naming %d bad element(s); "
+                "rejected those and resending the other %d",
+                len(chunk), status, len(refused.failures), len(rest),
+            )  # fmt: skip
+            return [rest] if rest else []
+        if len(chunk) == 1:
+            self._reject(chunk[0], reason, refused.answer.message)
+            return []
+        half = len(chunk) // 2
+        logger.warning(
+            "LinkedIn refused a batch of %d events (HTTP %d) without naming the bad elements; "
+            "splitting it in halves to isolate them",
+            len(chunk), status,
+        )  # fmt: skip
+        return [chunk[half:], chunk[:half]]
+
+    def _accepted(self, chunk: Sequence[Item]) -> None:
+        self.report.sent(Counter(item.origin.rule for item in chunk))
+
+    def _reject(self, item: Item, reason: str, message: str) -> None:
+        self.report.reject(
+            stream=item.origin.stream,
+            rule=item.origin.rule,
+            reason=reason,
+            message="LinkedIn: " + redact_linkedin_message(message),
+            field=None,
+            key=item.origin.key,
+            event_id=item.event.get("eventId"),
+            source="linkedin",
+        )
+
+    def _record_dry_run(self, body: bytes) -> None:
+        if self.dry_run_output is None:
+            return
+        self.dry_run_output.write(
+            {
+                "method": "POST",
+                "url": self.dry_run_url,
+                "headers": self.dry_run_headers,
+                "body": msgspec.json.decode(body),
+            }
+        )

@@ -1,0 +1,127 @@
+"""One run of the target: the objects that live from the first SCHEMA to the summary.
+
+config -> `Settings` -> `Run` (client, rules, dispatcher, checkpoints, report). Built in
+`Target.__init__` without touching the network; LinkedIn is first called when the first
+stream's SCHEMA arrives (rules), then when the first batch is full (events).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from target_linkedin_capi.auth import TokenManager
+from target_linkedin_capi.checkpoints import Checkpoints
+from target_linkedin_capi.client import LinkedInClient
+from target_linkedin_capi.delivery import Dispatcher
+from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.report import JsonLines, RunReport
+from target_linkedin_capi.rules import ResolvedRule, RuleManager
+from target_linkedin_capi.settings import RuleSpec, Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Run:
+    def __init__(self, settings: Settings, write_state: Callable[[dict[str, Any]], None]) -> None:
+        self.settings = settings
+        self.report = RunReport(settings.rejected_records_path)
+        self.checkpoints = Checkpoints(write_state)
+        self.dry_run_output = JsonLines(settings.dry_run_output_path)
+        self._rules_lock = threading.Lock()
+        self._rules_ready: list[ResolvedRule] | None = None
+
+    @cached_property
+    def client(self) -> LinkedInClient:
+        s = self.settings
+        session = LinkedInClient.new_session(s.max_inflight_batches + 2)
+        tokens = TokenManager(
+            access_token=s.access_token,
+            refresh_token=s.refresh_token,
+            client_id=s.client_id,
+            client_secret=s.client_secret,
+            oauth_token_url=s.oauth_token_url,
+            session=session,
+            timeout=(s.connect_timeout, s.read_timeout),
+        )
+        return LinkedInClient(
+            api_base_url=s.api_base_url,
+            api_version=s.api_version,
+            tokens=tokens,
+            session=session,
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            retry_max_attempts=s.retry_max_attempts,
+            retry_max_wait_seconds=s.retry_max_wait_seconds,
+            rate_limit_per_minute=s.rate_limit_per_minute,
+        )
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        s = self.settings
+        if s.dry_run:
+            return Dispatcher(
+                client=None,
+                report=self.report,
+                batch_size=s.batch_size,
+                max_inflight=1,
+                dry_run_output=self.dry_run_output,
+                dry_run_url=self.client.url("/conversionEvents"),
+                dry_run_headers=self.client.headers("BATCH_CREATE"),
+            )
+        return Dispatcher(
+            client=self.client,
+            report=self.report,
+            batch_size=s.batch_size,
+            max_inflight=s.max_inflight_batches,
+        )
+
+    def secrets(self) -> set[str]:
+        found = set(self.settings.secrets)
+        if "client" in self.__dict__:  # tokens refreshed during the run
+            found |= self.client.tokens.secrets
+        return found
+
+    def ensure_rules(self) -> list[ResolvedRule]:
+        """Every configured rule, verified/created/reconciled/linked once per run."""
+        with self._rules_lock:
+            if self._rules_ready is None:
+                manager = RuleManager(self.client, dry_run=self.settings.dry_run)
+                self._rules_ready = manager.ensure_all(self.settings.rules)
+                if self.settings.dry_run:
+                    for rule in self._rules_ready:
+                        for action in rule.actions:
+                            logger.info("Dry-run plan: %s", action)
+            return self._rules_ready
+
+    def rules_for_stream(self, stream_name: str) -> list[tuple[RuleSpec, ResolvedRule]]:
+        specs = self.settings.rules_for(stream_name)
+        if not specs:
+            raise FatalError(
+                f"Stream '{stream_name}' matches the `streams` of no entry in conversion_rules, "
+                "and there is no top-level rule (conversion_rule_id or conversion_rule_name) "
+                "to send it to. Add the stream to an entry's streams, or declare a top-level "
+                "rule."
+            )
+        by_spec = dict(zip(self.settings.rules, self.ensure_rules()))
+        return [(spec, by_spec[spec]) for spec in specs]
+
+    def lowest_unresolved_seq(self, buffered: list[int | None]) -> int | None:
+        candidates = [seq for seq in buffered if seq is not None]
+        if "dispatcher" in self.__dict__:
+            inflight = self.dispatcher.lowest_unresolved_seq()
+            if inflight is not None:
+                candidates.append(inflight)
+        return min(candidates, default=None)
+
+    def summary(self) -> list[str]:
+        return self.report.summary_lines(dry_run=self.settings.dry_run)
+
+    def close(self) -> None:
+        if "dispatcher" in self.__dict__:
+            self.dispatcher.close()
+        self.report.rejected_file.close()
+        self.dry_run_output.close()

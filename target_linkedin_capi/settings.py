@@ -1,0 +1,606 @@
+"""The target's settings: the JSON schema users see, and the checked plan built from it.
+
+Data flows one way: the raw config (already schema-validated by the SDK) becomes a frozen
+`Settings` with one `RuleSpec` per conversion rule. Every cross-field check lives here and
+raises `ConfigError` naming the setting, before any record is read or any call is made.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from target_linkedin_capi import linkedin
+from target_linkedin_capi.errors import ConfigError
+from target_linkedin_capi.fields import CANONICAL_FIELDS
+
+logger = logging.getLogger(__name__)
+
+# Keys that describe one conversion rule; `conversion_rules` entries take the same keys.
+RULE_KEYS = (
+    "ad_account_id",
+    "conversion_rule_id",
+    "conversion_rule_name",
+    "conversion_type",
+    "attribution_type",
+    "post_click_attribution_window_size",
+    "view_through_attribution_window_size",
+    "campaign_ids",
+)
+# A rule's identity is never inherited by `conversion_rules` entries from the top level:
+# a top-level id or name declares the fallback rule for streams no entry matches.
+IDENTITY_KEYS = ("conversion_rule_id", "conversion_rule_name")
+
+
+def _rule_properties() -> list[th.Property]:
+    return [
+        th.Property(
+            "ad_account_id",
+            th.StringType,
+            title="Ad account",
+            description="LinkedIn ad account that owns the rule: `123` or "
+            "`urn:li:sponsoredAccount:123`. Required (top level or in each rule entry).",
+        ),
+        th.Property(
+            "conversion_rule_id",
+            th.StringType,
+            title="Conversion rule id",
+            description="Existing Conversions-API rule to send to (numeric id or "
+            "`urn:lla:llaPartnerConversion:<id>`). Verified at startup.",
+        ),
+        th.Property(
+            "conversion_rule_name",
+            th.StringType,
+            title="Conversion rule name",
+            description="Rule name. Without an id, the enabled Conversions-API rule with "
+            "exactly this name is used, or created if none exists.",
+        ),
+        th.Property(
+            "conversion_type",
+            th.StringType,
+            title="Conversion type",
+            description="LinkedIn rule type, e.g. PURCHASE, LEAD, SIGN_UP. Needed to create a "
+            "rule; MARKETING_QUALIFIED_LEAD and SALES_QUALIFIED_LEAD need api_version >= 202608.",
+        ),
+        th.Property(
+            "attribution_type",
+            th.StringType,
+            title="Attribution type",
+            description="LAST_TOUCH_BY_CAMPAIGN (default, 'each campaign') or "
+            "LAST_TOUCH_BY_CONVERSION ('single campaign').",
+        ),
+        th.Property(
+            "post_click_attribution_window_size",
+            th.IntegerType,
+            title="Post-click window (days)",
+            description="1, 7, 30 (default) or 90; 180 and 365 for PURCHASE, ADD_TO_CART, LEAD, "
+            "QUALIFIED_LEAD and SUBMIT_APPLICATION (180 also for MQL/SQL).",
+        ),
+        th.Property(
+            "view_through_attribution_window_size",
+            th.IntegerType,
+            title="View-through window (days)",
+            description="1, 7 (default), 30 or 90.",
+        ),
+        th.Property(
+            "campaign_ids",
+            th.ArrayType(th.StringType),
+            title="Campaigns",
+            description="Campaigns to associate with the rule (ids or "
+            "`urn:li:sponsoredCampaign:` URNs). Links are only ever added, never removed.",
+        ),
+    ]
+
+
+def _mapping_properties() -> list[th.Property]:
+    return [
+        th.Property(
+            "field_mappings",
+            th.ObjectType(additional_properties=th.StringType),
+            title="Field mappings",
+            description="Canonical field -> source path (dotted paths reach into nested "
+            f"objects, e.g. `customer.email`). Canonical fields: {', '.join(CANONICAL_FIELDS)}. "
+            "Unmapped fields are read from the record property of the same name.",
+        ),
+        th.Property(
+            "field_defaults",
+            th.ObjectType(),
+            title="Field defaults",
+            description="Canonical field -> constant used when the mapped value is absent or "
+            'null, e.g. {"value_currency": "USD"}.',
+        ),
+    ]
+
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        title="Access token",
+        description="OAuth access token (scopes rw_conversions and r_ads) or a Campaign "
+        "Manager 'Direct API' token.",
+    ),
+    th.Property(
+        "refresh_token",
+        th.StringType,
+        secret=True,
+        title="Refresh token",
+        description="OAuth refresh token; with client_id and client_secret the target "
+        "refreshes an expired access token by itself.",
+    ),
+    th.Property("client_id", th.StringType, secret=True, title="OAuth client id"),
+    th.Property("client_secret", th.StringType, secret=True, title="OAuth client secret"),
+    th.Property(
+        "api_version",
+        th.StringType(pattern=r"^\d{6}(\.\d{2})?$"),
+        default=linkedin.DEFAULT_API_VERSION,
+        title="LinkedIn API version",
+        description="`YYYYMM`, sent as LinkedIn-Version. LinkedIn sunsets each version about "
+        "a year after release; keep it current.",
+    ),
+    th.Property(
+        "api_base_url",
+        th.StringType,
+        default=linkedin.DEFAULT_API_BASE_URL,
+        title="API base URL",
+        description="Every REST call goes below it. https:// unless the host is loopback "
+        "(the bundled emulator).",
+    ),
+    th.Property(
+        "oauth_token_url",
+        th.StringType,
+        default=linkedin.DEFAULT_OAUTH_TOKEN_URL,
+        title="OAuth token URL",
+        description="Where refresh tokens are exchanged. https:// unless loopback.",
+    ),
+    *_rule_properties(),
+    th.Property(
+        "conversion_rules",
+        th.ArrayType(
+            th.ObjectType(
+                *_rule_properties(),
+                th.Property("streams", th.ArrayType(th.StringType)),
+                *_mapping_properties(),
+            )
+        ),
+        title="Conversion rules",
+        description="Several rules in one run. Each entry takes the rule keys plus `streams` "
+        "(stream names, shell-style globs) and optional field_mappings/field_defaults, "
+        "merged key by key over the top-level ones.",
+    ),
+    *_mapping_properties(),
+    th.Property(
+        "batch_size_rows",
+        th.IntegerType(minimum=1),
+        default=linkedin.MAX_BATCH_ELEMENTS,
+        title="Batch size",
+        description="Records per batch; at most 5000 events go in one request.",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        title="Dry run",
+        description="Validate and build everything, read rules, send nothing and write "
+        "nothing to LinkedIn.",
+    ),
+    th.Property(
+        "dry_run_output_path",
+        th.StringType,
+        title="Dry-run output",
+        description="JSONL file: one line per request a dry run would have sent.",
+    ),
+    th.Property(
+        "rejected_records_path",
+        th.StringType,
+        title="Rejected records file",
+        description="JSONL file: one line per rejected record with a reason code; "
+        "identifiers only hashed or masked.",
+    ),
+    th.Property(
+        "max_rejected_ratio",
+        th.NumberType(minimum=0, maximum=1),
+        title="Maximum rejected share",
+        description="Fail the run (exit 1) when more than this share of records was "
+        "rejected. Unset: rejections never fail the run.",
+    ),
+    th.Property(
+        "retry_max_attempts",
+        th.IntegerType(minimum=1),
+        default=8,
+        title="Retry attempts",
+        description="Attempts per request for 429, 5xx, resets and timeouts.",
+    ),
+    th.Property(
+        "retry_max_wait_seconds",
+        th.IntegerType(minimum=0),
+        default=300,
+        title="Retry time budget (s)",
+        description="Total time one request may spend waiting between attempts.",
+    ),
+    th.Property(
+        "rate_limit_per_minute",
+        th.IntegerType(minimum=1),
+        default=linkedin.DOCUMENTED_RATE_LIMIT_PER_MINUTE,
+        title="Requests per minute",
+        description="Client-side limit; LinkedIn documents 600 per minute per token.",
+    ),
+    th.Property(
+        "connect_timeout_seconds",
+        th.NumberType(minimum=0.1),
+        default=10,
+        title="Connect timeout (s)",
+    ),
+    th.Property(
+        "read_timeout_seconds",
+        th.NumberType(minimum=0.1),
+        default=30,
+        title="Read timeout (s)",
+    ),
+    th.Property(
+        "state_flush_interval_seconds",
+        th.NumberType(minimum=0),
+        default=10,
+        title="Checkpoint interval (s)",
+        description="On a STATE message, send pending events and emit the state once they "
+        "are delivered, at most once per interval (0: at every STATE).",
+    ),
+    th.Property(
+        "max_inflight_batches",
+        th.IntegerType(minimum=1, maximum=32),
+        default=4,
+        title="Requests in flight",
+        description="Batches sent concurrently while the target reads on.",
+    ),
+).to_dict()
+
+
+@dataclass(frozen=True, eq=False)  # identity: each declared rule is its own key
+class RuleSpec:
+    """One conversion rule as declared in the config (before LinkedIn is asked)."""
+
+    label: str  # how messages and reports name this rule
+    account_id: str
+    rule_id: str | None
+    name: str | None
+    conversion_type: str | None
+    attribution_type: str
+    post_click_window: int
+    view_through_window: int
+    campaign_ids: tuple[str, ...]
+    streams: tuple[str, ...] | None  # None: the fallback rule for every unmatched stream
+    field_mappings: Mapping[str, str]
+    field_defaults: Mapping[str, Any]
+    # Rule settings the user set explicitly; only these are reconciled with LinkedIn.
+    explicit: frozenset[str] = frozenset()
+
+    def matches(self, stream_name: str) -> bool:
+        return self.streams is not None and any(
+            fnmatch.fnmatchcase(stream_name, pattern) for pattern in self.streams
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the run needs, checked and normalised."""
+
+    access_token: str | None
+    refresh_token: str | None
+    client_id: str | None
+    client_secret: str | None
+    api_version: str
+    api_base_url: str
+    oauth_token_url: str
+    rules: tuple[RuleSpec, ...]
+    batch_size: int
+    dry_run: bool
+    dry_run_output_path: str | None
+    rejected_records_path: str | None
+    max_rejected_ratio: float | None
+    retry_max_attempts: int
+    retry_max_wait_seconds: float
+    rate_limit_per_minute: int
+    connect_timeout: float
+    read_timeout: float
+    state_flush_interval: float
+    max_inflight_batches: int
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def api_version_number(self) -> int:
+        return int(self.api_version[:6])
+
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self.refresh_token and self.client_id and self.client_secret)
+
+    def rules_for(self, stream_name: str) -> list[RuleSpec]:
+        """The rules a stream feeds: every matching entry, else the fallback rule."""
+        matched = [rule for rule in self.rules if rule.matches(stream_name)]
+        if matched:
+            return matched
+        return [rule for rule in self.rules if rule.streams is None]
+
+    def __repr__(self) -> str:  # never print secrets, even by accident
+        return f"Settings(api_base_url={self.api_base_url!r}, rules={len(self.rules)})"
+
+
+def _present(value: object) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def _check_url(setting: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(setting, f"'{url}' is not an http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            setting,
+            "must use https:// (plain http is only allowed for a loopback host such as the "
+            "bundled emulator), so that tokens are never sent in plaintext",
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_api_version(version: str) -> str:
+    month = int(version[4:6])
+    if not 1 <= month <= 12:  # noqa: PLR2004
+        raise ConfigError("api_version", f"'{version}' is not a YYYYMM month")
+    today = datetime.now(timezone.utc)
+    age_months = (today.year - int(version[:4])) * 12 + today.month - month
+    if age_months >= 12:  # noqa: PLR2004
+        logger.warning(
+            "api_version %s is about %d months old; LinkedIn sunsets versions after a year "
+            "(426 NONEXISTENT_VERSION). Set a current one, e.g. %s.",
+            version,
+            age_months,
+            linkedin.DEFAULT_API_VERSION,
+        )
+    if age_months < 0:
+        raise ConfigError("api_version", f"'{version}' lies in the future")
+    return version
+
+
+def _check_fields(setting: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(values) - set(CANONICAL_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{setting}.{unknown[0]}",
+            f"unknown field; expected one of {', '.join(CANONICAL_FIELDS)}",
+        )
+    return dict(values)
+
+
+def _rule_spec(  # noqa: C901, PLR0912
+    where: str,
+    merged: Mapping[str, Any],
+    explicit: set[str],
+    api_version: int,
+    streams: tuple[str, ...] | None,
+    field_mappings: Mapping[str, str],
+    field_defaults: Mapping[str, Any],
+) -> RuleSpec:
+    def name_of(key: str) -> str:
+        return f"{where}.{key}" if where else key
+
+    raw_account = merged.get("ad_account_id")
+    if not _present(raw_account):
+        raise ConfigError(name_of("ad_account_id"), "is required (the rule's ad account)")
+    account = linkedin.account_id(raw_account)
+    if account is None:
+        raise ConfigError(
+            name_of("ad_account_id"),
+            f"'{raw_account}' is not an account id (`123` or `urn:li:sponsoredAccount:123`)",
+        )
+
+    rule_id = None
+    if _present(merged.get("conversion_rule_id")):
+        rule_id = linkedin.rule_id(merged["conversion_rule_id"])
+        if rule_id is None:
+            raise ConfigError(
+                name_of("conversion_rule_id"),
+                f"'{merged['conversion_rule_id']}' is not a rule id (digits or "
+                "`urn:lla:llaPartnerConversion:<id>`)",
+            )
+    name = merged.get("conversion_rule_name") or None
+    if name is not None and not str(name).strip():
+        name = None
+    if rule_id is None and name is None:
+        raise ConfigError(
+            name_of("conversion_rule_id"),
+            "no rule: set conversion_rule_id (an existing rule) or conversion_rule_name "
+            "(found or created at startup)",
+        )
+
+    conversion_type = merged.get("conversion_type") or None
+    if conversion_type is not None:
+        conversion_type = str(conversion_type).strip().upper()
+        if conversion_type not in linkedin.CONVERSION_TYPES:
+            raise ConfigError(
+                name_of("conversion_type"),
+                f"'{merged['conversion_type']}' is not a LinkedIn conversion type; "
+                f"expected one of {', '.join(linkedin.CONVERSION_TYPES)}",
+            )
+        needed = linkedin.TYPE_MIN_API_VERSION.get(conversion_type)
+        if needed and api_version < needed:
+            raise ConfigError(
+                name_of("conversion_type"),
+                f"{conversion_type} needs api_version {needed} or newer (configured: "
+                f"{api_version})",
+            )
+    elif rule_id is None:
+        raise ConfigError(
+            name_of("conversion_type"),
+            "is required to create the rule named by conversion_rule_name",
+        )
+
+    attribution = str(merged.get("attribution_type") or linkedin.DEFAULT_ATTRIBUTION_TYPE)
+    attribution = attribution.strip().upper()
+    if attribution not in linkedin.ATTRIBUTION_TYPES:
+        raise ConfigError(
+            name_of("attribution_type"),
+            f"'{merged['attribution_type']}' is not one of "
+            f"{', '.join(linkedin.ATTRIBUTION_TYPES)}",
+        )
+
+    post_click = merged.get("post_click_attribution_window_size")
+    post_click = linkedin.DEFAULT_POST_CLICK_WINDOW if post_click is None else int(post_click)
+    if post_click not in linkedin.POST_CLICK_WINDOWS:
+        raise ConfigError(
+            name_of("post_click_attribution_window_size"),
+            f"{post_click} days is not allowed; use 1, 7, 30 or 90 (180 or 365 for some types)",
+        )
+    long_types = linkedin.LONG_WINDOW_TYPES if post_click == 365 else linkedin.WINDOW_180_TYPES  # noqa: PLR2004
+    if post_click in (180, 365) and conversion_type not in long_types:
+        raise ConfigError(
+            name_of("post_click_attribution_window_size"),
+            f"{post_click} days is only allowed for conversion types "
+            f"{', '.join(sorted(long_types))} (conversion_type is {conversion_type})",
+        )
+    view_through = merged.get("view_through_attribution_window_size")
+    view_through = (
+        linkedin.DEFAULT_VIEW_THROUGH_WINDOW if view_through is None else int(view_through)
+    )
+    if view_through not in linkedin.VIEW_THROUGH_WINDOWS:
+        raise ConfigError(
+            name_of("view_through_attribution_window_size"),
+            f"{view_through} days is not allowed; use 1, 7, 30 or 90",
+        )
+
+    campaigns: list[str] = []
+    for raw in merged.get("campaign_ids") or []:
+        campaign = linkedin.campaign_id(raw)
+        if campaign is None:
+            raise ConfigError(
+                name_of("campaign_ids"),
+                f"'{raw}' is not a campaign id (`123` or `urn:li:sponsoredCampaign:123`)",
+            )
+        if campaign not in campaigns:
+            campaigns.append(campaign)
+
+    label = f"rule {rule_id}" if rule_id else f"rule '{name}'"
+    return RuleSpec(
+        label=label,
+        account_id=account,
+        rule_id=rule_id,
+        name=str(name) if name is not None else None,
+        conversion_type=conversion_type,
+        attribution_type=attribution,
+        post_click_window=post_click,
+        view_through_window=view_through,
+        campaign_ids=tuple(campaigns),
+        streams=streams,
+        field_mappings=field_mappings,
+        field_defaults=field_defaults,
+        explicit=frozenset(
+            key for key in explicit if key in RULE_KEYS and key not in IDENTITY_KEYS
+        ),
+    )
+
+
+def parse_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
+    """Check the whole config and build the run's `Settings`; raises `ConfigError`."""
+    api_version = _check_api_version(str(config.get("api_version") or ""))
+    api_version_number = int(api_version[:6])
+
+    access_token = config.get("access_token") or None
+    refresh_parts = [config.get(key) or None for key in ("refresh_token", "client_id", "client_secret")]
+    if any(refresh_parts) and not all(refresh_parts):
+        missing = [
+            key
+            for key, value in zip(("refresh_token", "client_id", "client_secret"), refresh_parts)
+            if not value
+        ]
+        raise ConfigError(missing[0], "refresh needs refresh_token, client_id and client_secret together")
+    if not access_token and not all(refresh_parts):
+        raise ConfigError(
+            "access_token",
+            "no credentials: set access_token (OAuth token with rw_conversions and r_ads, or a "
+            "Campaign Manager Direct API token), or refresh_token + client_id + client_secret",
+        )
+
+    batch_size = int(config.get("batch_size_rows") or linkedin.MAX_BATCH_ELEMENTS)
+    if batch_size > linkedin.MAX_BATCH_ELEMENTS:
+        raise ConfigError(
+            "batch_size_rows", f"{batch_size} is over LinkedIn's limit of 5000 events per request"
+        )
+
+    top_mappings = _check_fields("field_mappings", config.get("field_mappings") or {})
+    top_defaults = _check_fields("field_defaults", config.get("field_defaults") or {})
+    top_explicit = {key for key in RULE_KEYS if _present(config.get(key))}
+
+    rules: list[RuleSpec] = []
+    entries = config.get("conversion_rules") or []
+    for index, entry in enumerate(entries):
+        where = f"conversion_rules[{index}]"
+        entry_streams = entry.get("streams")
+        if not entry_streams:
+            raise ConfigError(f"{where}.streams", "list the streams (globs) that feed this rule")
+        merged = {k: v for k, v in config.items() if k in RULE_KEYS and k not in IDENTITY_KEYS}
+        merged.update({k: v for k, v in entry.items() if k in RULE_KEYS and _present(v)})
+        explicit = (top_explicit - set(IDENTITY_KEYS)) | {
+            k for k in RULE_KEYS if _present(entry.get(k))
+        }
+        mappings = {**top_mappings, **_check_fields(f"{where}.field_mappings", entry.get("field_mappings") or {})}
+        defaults = {**top_defaults, **_check_fields(f"{where}.field_defaults", entry.get("field_defaults") or {})}
+        rules.append(
+            _rule_spec(
+                where, merged, explicit, api_version_number,
+                tuple(str(s) for s in entry_streams), mappings, defaults,
+            )
+        )  # fmt: skip
+
+    if not entries or any(_present(config.get(key)) for key in IDENTITY_KEYS):
+        rules.append(
+            _rule_spec(
+                "", config, top_explicit, api_version_number, None, top_mappings, top_defaults
+            )
+        )
+
+    secrets = tuple(
+        str(value)
+        for value in (access_token, *refresh_parts)
+        if value
+    )
+    max_ratio = config.get("max_rejected_ratio")
+    return Settings(
+        access_token=access_token,
+        refresh_token=refresh_parts[0],
+        client_id=refresh_parts[1],
+        client_secret=refresh_parts[2],
+        api_version=api_version,
+        api_base_url=_check_url("api_base_url", str(config.get("api_base_url") or linkedin.DEFAULT_API_BASE_URL)),
+        oauth_token_url=_check_url("oauth_token_url", str(config.get("oauth_token_url") or linkedin.DEFAULT_OAUTH_TOKEN_URL)),
+        rules=tuple(rules),
+        batch_size=batch_size,
+        dry_run=bool(config.get("dry_run")),
+        dry_run_output_path=config.get("dry_run_output_path") or None,
+        rejected_records_path=config.get("rejected_records_path") or None,
+        max_rejected_ratio=None if max_ratio is None else float(max_ratio),
+        retry_max_attempts=int(config.get("retry_max_attempts") or 8),
+        retry_max_wait_seconds=float(config.get("retry_max_wait_seconds", 300)),
+        rate_limit_per_minute=int(config.get("rate_limit_per_minute") or 600),
+        connect_timeout=float(config.get("connect_timeout_seconds") or 10),
+        read_timeout=float(config.get("read_timeout_seconds") or 30),
+        state_flush_interval=float(config.get("state_flush_interval_seconds", 10)),
+        max_inflight_batches=int(config.get("max_inflight_batches") or 4),
+        secrets=secrets,
+    )  # fmt: skip

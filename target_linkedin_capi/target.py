@@ -1,0 +1,231 @@
+"""The Singer target: settings, the record hot path, checkpoints and the end-of-run report."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import time
+from typing import IO, Any
+
+import msgspec
+from singer_sdk import Target
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from target_linkedin_capi.errors import ConfigError, FatalError
+from target_linkedin_capi.redaction import SecretFilter
+from target_linkedin_capi.run import Run
+from target_linkedin_capi.settings import CONFIG_SCHEMA, parse_settings
+from target_linkedin_capi.sinks import ConversionSink
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+
+class QuietMsgSpecReader(MsgSpecReader):
+    """The SDK's fast msgspec reader, minus logging of unparseable lines (they hold PII)."""
+
+    @override
+    def deserialize_json(self, line: str) -> dict:
+        try:
+            return _msgspec_decoder.decode(line)  # type: ignore[no-any-return]
+        except msgspec.DecodeError:
+            msg = "Unable to parse a line of input as JSON (not shown: it may hold personal data)"
+            raise InvalidInputLine(msg) from None
+
+    @staticmethod
+    @override
+    def assert_line_requires(line_dict: dict, requires: set[str]) -> None:
+        if not requires.issubset(line_dict):
+            missing = ", ".join(sorted(requires - set(line_dict)))
+            msg = f"A {line_dict.get('type', 'message')} line is missing required key(s): {missing}"
+            raise InvalidInputLine(msg)
+
+
+class TargetLinkedInCapi(Target):
+    """Streams conversions from any tap to LinkedIn's Conversions API."""
+
+    name = "target-linkedin-capi"
+    package_name = "target-linkedin-capi"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = ConversionSink
+    message_reader_class = QuietMsgSpecReader
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            settings = parse_settings(self.config)
+        except ConfigError as exc:
+            raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
+        # Sinks are drained on the main thread; concurrency lives in the dispatcher, which
+        # keeps several batches in flight while reading on.
+        self.max_parallelism = 1
+        self.run = Run(settings, super()._write_state_message)
+        self._last_flush = time.monotonic()
+        SecretFilter.install(self.run.secrets)
+
+    # -- records --------------------------------------------------------------------------
+
+    @override
+    def _process_record_message(self, message_dict: dict) -> None:
+        # The SDK's pipeline (stream maps, metadata, key checks, batching) minus two
+        # per-record costs this target does not need: string->datetime parsing of every
+        # date-time field (the mapper parses the one timestamp it uses) and a DEBUG log
+        # line per record. Invalid records are rejected into the rejected-records file
+        # instead of stopping the run. Private SDK API: singer-sdk is pinned to 0.54.x.
+        self._assert_line_requires(message_dict, requires={"stream", "record"})
+        stream_name = message_dict["stream"]
+        if stream_name not in self.mapper.stream_maps:
+            self._assert_sink_exists(stream_name)
+
+        for stream_map in self.mapper.stream_maps[stream_name]:
+            record = stream_map.transform(copy.copy(message_dict["record"]))
+            if record is None:
+                continue  # filtered out by a stream map
+            self._assert_sink_exists(stream_map.stream_alias)
+            sink: ConversionSink = self.get_sink(stream_map.stream_alias, record=record)  # type: ignore[assignment]
+            context = sink._get_context(record)  # noqa: SLF001
+            if sink.include_sdc_metadata_properties:
+                sink._add_sdc_metadata_to_record(record, message_dict, context)  # noqa: SLF001
+            else:
+                sink._remove_sdc_metadata_from_record(record)  # noqa: SLF001
+
+            problem = sink.validate_record(record)
+            if problem is not None:
+                sink.reject_invalid(record, problem)
+                continue
+            record = sink.preprocess_record(record, context)
+            sink._singer_validate_message(record)  # noqa: SLF001
+            sink.tally_record_read()
+            sink.process_record(record, context)
+            sink.record_counter_metric.increment()
+            if sink.is_full:
+                self.drain_one(sink)
+                self._emit_ready_states()
+
+        self._handle_max_record_age()
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        previous = self._latest_state
+        super()._process_state_message(message_dict)
+        if self._latest_state is None or self._latest_state == previous:
+            return
+        self.run.checkpoints.remember(self._latest_state)
+        interval = self.run.settings.state_flush_interval
+        if time.monotonic() - self._last_flush >= interval:
+            # Send what is buffered now, without waiting: the state is written once those
+            # batches are delivered, while the target reads on.
+            for sink in self._all_sinks():
+                self.drain_one(sink)
+            self._last_flush = time.monotonic()
+        self._emit_ready_states()
+
+    def _all_sinks(self) -> list[ConversionSink]:
+        return [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
+
+    def _emit_ready_states(self) -> None:
+        self.run.dispatcher.raise_if_failed()
+        lowest = self.run.lowest_unresolved_seq([s.lowest_buffered_seq for s in self._all_sinks()])
+        self.run.report.rejected_file.flush()
+        self.run.checkpoints.emit_ready(lowest)
+
+    @override
+    def _write_state_message(self, state: dict) -> None:
+        # Called by the SDK after a full drain: wait until the drained batches are
+        # delivered, so the state never covers an undelivered record.
+        if "dispatcher" in self.run.__dict__:
+            self.run.dispatcher.wait_all()
+        self.run.report.rejected_file.flush()
+        self.run.checkpoints.clear()
+        self.run.checkpoints.write(state)
+
+    # -- end of input ---------------------------------------------------------------------
+
+    @override
+    def process_endofpipe(self) -> None:
+        for sink in self._all_sinks():
+            self.drain_one(sink)
+        if "dispatcher" in self.run.__dict__:
+            self.run.dispatcher.wait_all()
+        self._check_rejected_ratio()
+        super().process_endofpipe()
+        self._log_summary()
+        self.run.close()
+
+    def _check_rejected_ratio(self) -> None:
+        limit = self.run.settings.max_rejected_ratio
+        routed = self.run.report.total_routed
+        if limit is None or routed == 0:
+            return
+        share = self.run.report.total_rejected / routed
+        if share > limit:
+            self._log_summary()
+            raise FatalError(
+                f"{share:.1%} of the records were rejected, more than max_rejected_ratio "
+                f"({limit:.1%}). The valid events were delivered, but this run's final "
+                "checkpoint is withheld so the problem is looked at; see the reasons above "
+                "and the rejected-records file."
+            )
+
+    def _log_summary(self) -> None:
+        lines = self.run.summary()
+        if not lines:
+            self.logger.info("No records arrived for any conversion rule")
+        for line in lines:
+            self.logger.info("Summary: %s", line)
+        if self.run.settings.rejected_records_path and self.run.report.total_rejected:
+            self.logger.info(
+                "Rejected records are listed in %s", self.run.settings.rejected_records_path
+            )
+
+    def fail(self, exc: FatalError) -> None:
+        """Stop after an unrecoverable error: no more state, a clear report."""
+        self.run.checkpoints.closed = True
+        self.logger.error("%s", exc)
+        self.logger.debug("Where the run stopped", exc_info=exc)
+        lines = self.run.summary()
+        for line in lines:
+            self.logger.info("Before stopping: %s", line)
+        self.logger.info(
+            "Nothing after the last checkpoint was marked as delivered; the next run resumes "
+            "from it."
+        )
+        self.run.close()
+
+    # -- CLI ------------------------------------------------------------------------------
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: IO[str] | None = None,
+    ) -> None:
+        # As the SDK's Target.invoke, plus one thing: a FatalError becomes one clear
+        # paragraph on stderr and exit code 1, with the traceback only at DEBUG.
+        super(Target, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        target = cls(
+            config=config.config, validate_config=True, parse_env_config=config.parse_env
+        )
+        try:
+            target.listen(file_input)
+        except FatalError as exc:
+            target.fail(exc)
+            sys.exit(1)
+
+
+logging.getLogger("urllib3").setLevel(logging.WARNING)  # no per-request lines with URLs
