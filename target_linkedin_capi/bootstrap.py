@@ -609,14 +609,12 @@ def run_demo() -> int:
         run_seconds = time.monotonic() - started
         _done(started, f"log: {log_file.relative_to(ROOT)}")
         summary = [
-            line
-            for line in log_file.read_text(errors="replace").splitlines()
-            if "Summary:" in line
+            line for line in log_file.read_text(errors="replace").splitlines() if "Summary:" in line
         ]
         if summary:
             _say("Target summary (from the meltano run log):")
             for line in summary[-10:]:
-                _say("    " + line.strip()[:220])
+                _say("    " + line.split("Summary:", 1)[1].strip())
         problems = report_demo(emulator, rows, rejected_path, run_seconds)
     if problems:
         for problem in problems:
@@ -634,28 +632,31 @@ def run_demo() -> int:
 # CLI
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="python3 -m target_linkedin_capi.bootstrap",
-        description="Set up the checkout (.venv, Meltano plugins), then run the demo or the tests.",
+        description="Set up the checkout (.venv, Meltano plugins), then run the demo or the "
+        "tests. Arguments after `test` go to pytest unchanged.",
     )
     parser.add_argument("command", choices=["setup", "demo", "test"])
-    parser.add_argument(
-        "pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest (test only)"
-    )
-    args = parser.parse_args(argv)
-    if args.pytest_args and args.command != "test":
-        parser.error(f"unexpected arguments for {args.command}: {args.pytest_args}")
+    # The command comes first; everything after `test` belongs to pytest (-k, -x, paths, ...).
+    if not argv or argv[0] not in ("setup", "demo", "test"):
+        parser.parse_args(argv[:1])  # prints usage and exits 2 (or help and 0)
+        return 2
+    command, extra = argv[0], argv[1:]
+    if extra and command != "test":
+        parser.error(f"unexpected arguments for {command}: {extra}")
     if sys.version_info < (3, 10):  # noqa: UP036 - may be started by an older python3
         _say(f"!!! Python 3.10 or newer is required; this is {sys.version.split()[0]}")
         return 1
     total = time.monotonic()
     try:
         setup()
-        if args.command == "setup":
+        if command == "setup":
             _say(f"==> Set-up complete in {time.monotonic() - total:.1f}s")
             return 0
-        if args.command == "test":
-            return run_tests(args.pytest_args)
+        if command == "test":
+            return run_tests(extra)
         code = run_demo()
         _say(
             f"==> Demo {'finished' if code == 0 else 'FAILED'} in "

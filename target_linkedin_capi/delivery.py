@@ -21,29 +21,22 @@ from typing import Any
 import msgspec
 
 from target_linkedin_capi.client import LinkedInClient, RejectedBatch
-from target_linkedin_capi.report import JsonLines, RunReport, redact_linkedin_message
+from target_linkedin_capi.report import JsonLines, RunReport, mask_key, redact_linkedin_message
 
 logger = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where an event came from, for the rejected-records file."""
-
-    stream: str
-    rule: str
-    key: Mapping[str, Any]
-
-
 @dataclass(slots=True)
 class Item:
-    """One event bound for LinkedIn and the record it came from."""
+    """One event bound for LinkedIn and where it came from (for the rejected file)."""
 
     event: dict[str, Any]
     seq: int  # the record's position in the input, for checkpoints
-    origin: Origin
+    stream: str
+    rule: str
+    key: Mapping[str, Any]  # the record's key properties, raw: masked when reported
 
 
 class Dispatcher:
@@ -177,16 +170,16 @@ class Dispatcher:
         return [chunk[half:], chunk[:half]]
 
     def _accepted(self, chunk: Sequence[Item]) -> None:
-        self.report.sent(Counter(item.origin.rule for item in chunk))
+        self.report.sent(Counter(item.rule for item in chunk))
 
     def _reject(self, item: Item, reason: str, message: str) -> None:
         self.report.reject(
-            stream=item.origin.stream,
-            rule=item.origin.rule,
+            stream=item.stream,
+            rule=item.rule,
             reason=reason,
             message="LinkedIn: " + redact_linkedin_message(message),
             field=None,
-            key=item.origin.key,
+            key=mask_key(item.key),
             event_id=item.event.get("eventId"),
             source="linkedin",
         )

@@ -9,10 +9,9 @@ reason code and a message a person understands.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,23 +66,15 @@ def _field_getter(path: str, default: Any) -> Getter:
     return get_or_default
 
 
-def mask_key(key: Mapping[str, Any]) -> dict[str, Any]:
-    """Key properties for reports: anything that looks like an email is hashed."""
-    masked: dict[str, Any] = {}
-    for name, value in key.items():
-        if isinstance(value, str) and "@" in value:
-            masked[name] = "sha256:" + normalize.sha256_hex(value.strip().lower())
-        elif isinstance(value, (str, int, float, bool)) or value is None:
-            masked[name] = value
-        else:
-            masked[name] = str(value)
-    return masked
-
-
 class EventMapper:
-    """Builds LinkedIn events for one rule from the records of one stream."""
+    """Builds LinkedIn events for one rule from the records of one stream.
 
-    def __init__(
+    Compiled once: a canonical field that is neither mapped, defaulted nor a property of
+    the stream's schema can never have a value, so it gets no getter at all. That keeps
+    the per-record work to the fields the stream actually carries.
+    """
+
+    def __init__(  # noqa: PLR0913
         self,
         rule: RuleSpec,
         conversion_urn: str,
@@ -92,6 +83,7 @@ class EventMapper:
         key_properties: Sequence[str],
         api_version: int,
         notes: Counter[str],
+        schema_properties: Collection[str] | None = None,
     ) -> None:
         self.rule = rule
         self.conversion_urn = conversion_urn
@@ -99,47 +91,66 @@ class EventMapper:
         self.stream_name = stream_name
         self.key_properties = tuple(key_properties)
         self.notes = notes  # counts of dropped identifiers etc., shared per rule
-        self._hashed_names_allowed = api_version >= 202609  # noqa: PLR2004
-        self._get: dict[str, Getter] = {
-            name: _field_getter(
-                rule.field_mappings.get(name, name), rule.field_defaults.get(name)
-            )
-            for name in CANONICAL_FIELDS
-        }
+        self.api_version = api_version
+
+        def getter(name: str) -> Getter | None:
+            path = rule.field_mappings.get(name)
+            default = rule.field_defaults.get(name)
+            if path is None:
+                path = name
+                if schema_properties is not None and name not in schema_properties:
+                    # Not in the schema: only a default can give it a value.
+                    return None if default is None else (lambda _record: default)
+            return _field_getter(path, default)
+
+        self._get: dict[str, Getter | None] = {name: getter(name) for name in CANONICAL_FIELDS}
         self._passthrough = tuple(
-            (self._get[name], id_type) for name, id_type in PASSTHROUGH_ID_TYPES
+            (get, id_type)
+            for name, id_type in PASSTHROUGH_ID_TYPES
+            if (get := self._get[name]) is not None
         )
         self._event_id_mapped = "event_id" in rule.field_mappings
+        self._key_prefix = stream_name + "\x1f"
+
+    def value(self, name: str, record: Mapping[str, Any]) -> Any:
+        get = self._get[name]
+        return None if get is None else get(record)
 
     def key_of(self, record: Mapping[str, Any]) -> dict[str, Any]:
         return {name: record.get(name) for name in self.key_properties}
 
     def derived_event_id(self, record: Mapping[str, Any]) -> str | None:
         """Stable across runs for the same stream and key, so replays carry the same id."""
-        if not self.key_properties:
+        keys = self.key_properties
+        if not keys:
             return None
-        key = json.dumps(
-            [self.stream_name, [record.get(name) for name in self.key_properties]],
-            default=str,
-            separators=(",", ":"),
-        )
+        # Type-tagged so that 1 and "1" differ; plain text so it is cheap per record.
+        if len(keys) == 1:
+            value = record.get(keys[0])
+            key = f"{self._key_prefix}{type(value).__name__}:{value}"
+        else:
+            key = self._key_prefix + "\x1f".join(
+                f"{type(value).__name__}:{value}" for value in map(record.get, keys)
+            )
         return "k-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
     def event_id_of(self, record: Mapping[str, Any]) -> str | None:
         """The event id the record carries (mapped, or derived from its key)."""
-        event_id = normalize.text(self._get["event_id"](record))
+        event_id = normalize.text(self.value("event_id", record))
         if event_id is None and not self._event_id_mapped:
             return self.derived_event_id(record)
         return event_id
 
-    def map(self, record: Mapping[str, Any]) -> dict[str, Any] | Rejection:  # noqa: C901, PLR0912
+    def map(self, record: Mapping[str, Any]) -> dict[str, Any] | Rejection:  # noqa: C901, PLR0911, PLR0912, PLR0915
         """The LinkedIn event for `record`, or why there is none."""
         get = self._get
         notes = self.notes
+        text = normalize.text
 
         # conversionHappenedAt: inside LinkedIn's window, or LinkedIn fails the whole batch.
+        getter = get["timestamp"]
         try:
-            happened_at = normalize.epoch_ms(get["timestamp"](record))
+            happened_at = normalize.epoch_ms(getter(record) if getter else None)
         except Invalid as exc:
             return Rejection(exc.reason, "timestamp", exc.message)
         now_ms = int(time.time() * 1000)
@@ -155,9 +166,10 @@ class EventMapper:
             )  # fmt: skip
 
         # conversionValue: both parts or none.
+        amount_get, currency_get = get["value_amount"], get["value_currency"]
         try:
-            amount = normalize.amount(get["value_amount"](record))
-            currency = normalize.currency(get["value_currency"](record))
+            amount = normalize.amount(amount_get(record)) if amount_get else None
+            currency = normalize.currency(currency_get(record)) if currency_get else None
         except Invalid as exc:
             field = "value_currency" if exc.reason.startswith("currency") else "value_amount"
             return Rejection(exc.reason, field, exc.message)
@@ -174,61 +186,68 @@ class EventMapper:
 
         # user: identifiers, each dropped (and counted) when unusable.
         user_ids: list[dict[str, str]] = []
-        raw_email = get["email"](record)
-        if raw_email is not None:
-            hashed = normalize.email_hash(raw_email)
+        getter = get["email"]
+        raw = getter(record) if getter else None
+        if raw is not None:
+            hashed = normalize.email_hash(raw)
             if hashed is not None:
                 user_ids.append({"idType": "SHA256_EMAIL", "idValue": hashed})
-            elif normalize.text(raw_email) is not None:
+            elif text(raw) is not None:
                 notes["email_unusable_dropped"] += 1
         for getter, id_type in self._passthrough:
-            id_value = normalize.text(getter(record))
+            id_value = text(getter(record))
             if id_value is not None:
                 user_ids.append({"idType": id_type, "idValue": id_value})
-        raw_ip = get["ip_address"](record)
-        if raw_ip is not None:
-            ip = normalize.ip_identifier(raw_ip)
+        getter = get["ip_address"]
+        raw = getter(record) if getter else None
+        if raw is not None:
+            ip = normalize.ip_identifier(raw)
             if ip is not None:
                 user_ids.append({"idType": ip[0], "idValue": ip[1]})
-            elif normalize.text(raw_ip) is not None:
+            elif text(raw) is not None:
                 notes["ip_address_unusable_dropped"] += 1
 
         user: dict[str, Any] = {"userIds": user_ids}
         identified = bool(user_ids)
 
-        first = normalize.text(get["first_name"](record))
-        last = normalize.text(get["last_name"](record))
+        getter = get["first_name"]
+        first = text(getter(record)) if getter else None
+        getter = get["last_name"]
+        last = text(getter(record)) if getter else None
         if first and last:
             info: dict[str, str] = {"firstName": first, "lastName": last}
-            company = normalize.text(get["company_name"](record))
-            if company:
-                info["companyName"] = company
-            title = normalize.text(get["title"](record))
-            if title:
-                info["title"] = title
-            raw_country = get["country_code"](record)
-            country = normalize.country_code(raw_country)
-            if country:
-                info["countryCode"] = country
-            elif normalize.text(raw_country) is not None:
-                notes["country_code_unusable_dropped"] += 1
+            for name, key in (("company_name", "companyName"), ("title", "title")):
+                getter = get[name]
+                found = text(getter(record)) if getter else None
+                if found:
+                    info[key] = found
+            getter = get["country_code"]
+            if getter:
+                raw = getter(record)
+                country = normalize.country_code(raw)
+                if country:
+                    info["countryCode"] = country
+                elif text(raw) is not None:
+                    notes["country_code_unusable_dropped"] += 1
             user["userInfo"] = info
             identified = True
         elif first or last:
             notes["user_info_incomplete_dropped"] += 1
 
-        external = normalize.text(get["external_id"](record))
+        getter = get["external_id"]
+        external = text(getter(record)) if getter else None
         if external is not None:
             user["externalIds"] = [external]  # LinkedIn uses one
             identified = True
 
-        raw_lead = get["lead_id"](record)
-        if raw_lead is not None:
-            lead = normalize.lead_urn(raw_lead)
+        getter = get["lead_id"]
+        raw = getter(record) if getter else None
+        if raw is not None:
+            lead = normalize.lead_urn(raw)
             if lead is not None:
                 user["lead"] = lead
                 identified = True
-            elif normalize.text(raw_lead) is not None:
+            elif text(raw) is not None:
                 notes["lead_id_unusable_dropped"] += 1
 
         if not identified:

@@ -53,10 +53,11 @@ ISO_COUNTRIES = frozenset(
 
 def text(value: object) -> str | None:
     """A trimmed string, or None for null, empty and whitespace-only values."""
+    if value.__class__ is str:
+        return value.strip() or None  # type: ignore[attr-defined]
     if value is None:
         return None
-    result = value.strip() if isinstance(value, str) else str(value).strip()
-    return result or None
+    return str(value).strip() or None
 
 
 def sha256_hex(value: str) -> str:
@@ -69,11 +70,12 @@ def email_hash(value: object) -> str | None:
     Returns None when the value is absent or cannot be an address (the caller counts it).
     Raises nothing: a bad email is an unusable identifier, not a bad record.
     """
-    raw = text(value)
-    if raw is None:
+    raw = value.strip() if isinstance(value, str) else text(value)
+    if not raw:
         return None
-    if _HEX64.match(raw):
-        return raw.lower()  # pre-hashed upstream: never hash twice
+    if "@" not in raw:
+        # Pre-hashed upstream: pass through lower-cased, never hash twice.
+        return raw.lower() if _HEX64.match(raw) else None
     address = raw.lower()
     if not _EMAIL.match(address):
         return None

@@ -6,6 +6,7 @@ so every method takes the lock. Nothing written here holds a raw email, name, IP
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -29,6 +30,19 @@ def redact_linkedin_message(message: str) -> str:
     return _QUOTED.sub(
         lambda m: m.group(0) if _ENUM_LIKE.match(m.group(1)) else '"<redacted>"', message
     )
+
+
+def mask_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    """Key properties for reports: anything that looks like an email is hashed."""
+    masked: dict[str, Any] = {}
+    for name, value in key.items():
+        if isinstance(value, str) and "@" in value:
+            masked[name] = "sha256:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()
+        elif isinstance(value, (str, int, float, bool)) or value is None:
+            masked[name] = value
+        else:
+            masked[name] = str(value)
+    return masked
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -360,7 +361,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_API_VERSION = re.compile(r"^\d{6}(\.\d{2})?$")
+
+
 def _check_api_version(version: str) -> str:
+    if not _API_VERSION.match(version):
+        raise ConfigError(
+            "api_version", f"'{version}' is not a LinkedIn version (YYYYMM, e.g. 202609)"
+        )
     month = int(version[4:6])
     if not 1 <= month <= 12:  # noqa: PLR2004
         raise ConfigError("api_version", f"'{version}' is not a YYYYMM month")
@@ -518,7 +526,10 @@ def _rule_spec(  # noqa: C901, PLR0912
 
 def parse_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
     """Check the whole config and build the run's `Settings`; raises `ConfigError`."""
-    api_version = _check_api_version(str(config.get("api_version") or ""))
+    raw_version = config.get("api_version")
+    api_version = _check_api_version(
+        linkedin.DEFAULT_API_VERSION if raw_version is None else str(raw_version).strip()
+    )
     api_version_number = int(api_version[:6])
 
     access_token = config.get("access_token") or None

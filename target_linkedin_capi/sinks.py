@@ -10,8 +10,9 @@ import fastjsonschema
 from singer_sdk import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
-from target_linkedin_capi.delivery import Item, Origin
-from target_linkedin_capi.mapping import EventMapper, Rejection, mask_key
+from target_linkedin_capi.delivery import Item
+from target_linkedin_capi.mapping import EventMapper, Rejection
+from target_linkedin_capi.report import RuleTally, mask_key
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -66,7 +67,7 @@ class ConversionSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.report = target.run.report
         self.checkpoints = target.run.checkpoints
-        self.mappers: list[EventMapper] = []
+        self.mappers: list[tuple[EventMapper, RuleTally]] = []
         self._buffer: list[Item] = []
 
     @override
@@ -84,18 +85,22 @@ class ConversionSink(BatchSink):
         # First SCHEMA of the stream: make sure its rules exist in LinkedIn (once per run,
         # guarded), then compile one mapper per rule.
         resolved = self.target.run.rules_for_stream(self.stream_name)
-        self.mappers = [
-            EventMapper(
+        properties = self.schema.get("properties")
+        open_schema = properties is None or bool(self.schema.get("additionalProperties"))
+        self.mappers = []
+        for spec, rule in resolved:
+            tally = self.report.tally(rule.label)
+            mapper = EventMapper(
                 spec,
                 rule.urn,
                 rule.label,
                 self.stream_name,
                 self.key_properties,
                 self.target.run.settings.api_version_number,
-                self.report.tally(rule.label).notes,
+                tally.notes,
+                schema_properties=None if open_schema else frozenset(properties),
             )
-            for spec, rule in resolved
-        ]
+            self.mappers.append((mapper, tally))
 
     def validate_record(self, record: dict[str, Any]) -> str | None:
         """None when the record matches its schema, else why (no values)."""
@@ -113,8 +118,8 @@ class ConversionSink(BatchSink):
         """A record that failed schema validation: rejected for every rule, nothing sent."""
         self.checkpoints.next_seq()
         key = mask_key({name: record.get(name) for name in self.key_properties})
-        for mapper in self.mappers:
-            self.report.received(mapper.label)
+        for mapper, tally in self.mappers:
+            tally.received += 1
             self.report.reject(
                 stream=self.stream_name, rule=mapper.label, reason="schema_invalid",
                 message=problem, field=None, key=key, event_id=None, source="local",
@@ -123,22 +128,19 @@ class ConversionSink(BatchSink):
     @override
     def process_record(self, record: dict, context: dict) -> None:
         seq = self.checkpoints.next_seq()
-        key: dict[str, Any] | None = None
-        for mapper in self.mappers:
-            label = mapper.label
-            self.report.received(label)
+        key = {name: record.get(name) for name in self.key_properties}
+        for mapper, tally in self.mappers:
+            # `received` is only ever touched here, on the main thread: no lock needed.
+            tally.received += 1
             result = mapper.map(record)
-            if key is None:
-                key = mask_key(mapper.key_of(record)) if self.key_properties else {}
-            if isinstance(result, Rejection):
-                event_id = mapper.event_id_of(record)
+            if result.__class__ is Rejection:
                 self.report.reject(
-                    stream=self.stream_name, rule=label, reason=result.reason,
-                    message=result.message, field=result.field, key=key,
-                    event_id=event_id, source="local",
+                    stream=self.stream_name, rule=mapper.label, reason=result.reason,
+                    message=result.message, field=result.field, key=mask_key(key),
+                    event_id=mapper.event_id_of(record), source="local",
                 )  # fmt: skip
                 continue
-            self._buffer.append(Item(result, seq, Origin(self.stream_name, label, key)))
+            self._buffer.append(Item(result, seq, self.stream_name, mapper.label, key))
 
     @property
     def lowest_buffered_seq(self) -> int | None:

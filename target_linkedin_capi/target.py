@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import sys
 import time
@@ -13,6 +14,7 @@ from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
@@ -68,6 +70,7 @@ class TargetLinkedInCapi(Target):
         self.max_parallelism = 1
         self.run = Run(settings, super()._write_state_message)
         self._last_flush = time.monotonic()
+        self._plain_sinks: dict[str, ConversionSink] = {}
         SecretFilter.install(self.run.secrets)
 
     # -- records --------------------------------------------------------------------------
@@ -79,12 +82,25 @@ class TargetLinkedInCapi(Target):
         # date-time field (the mapper parses the one timestamp it uses) and a DEBUG log
         # line per record. Invalid records are rejected into the rejected-records file
         # instead of stopping the run. Private SDK API: singer-sdk is pinned to 0.54.x.
+        stream_name = message_dict.get("stream")
+        sink = self._plain_sinks.get(stream_name)  # type: ignore[arg-type]
+        if sink is None:
+            self._process_mapped_record(message_dict)
+        else:
+            # No stream map, flattening or metadata for this stream: the record goes to
+            # the sink as it is (the same steps as below, minus the no-op transform).
+            record = message_dict["record"]
+            sink._remove_sdc_metadata_from_record(record)  # noqa: SLF001
+            self._accept(sink, record, None)
+        self._handle_max_record_age()
+
+    def _process_mapped_record(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "record"})
         stream_name = message_dict["stream"]
         if stream_name not in self.mapper.stream_maps:
             self._assert_sink_exists(stream_name)
-
-        for stream_map in self.mapper.stream_maps[stream_name]:
+        stream_maps = self.mapper.stream_maps[stream_name]
+        for stream_map in stream_maps:
             record = stream_map.transform(copy.copy(message_dict["record"]))
             if record is None:
                 continue  # filtered out by a stream map
@@ -95,21 +111,35 @@ class TargetLinkedInCapi(Target):
                 sink._add_sdc_metadata_to_record(record, message_dict, context)  # noqa: SLF001
             else:
                 sink._remove_sdc_metadata_from_record(record)  # noqa: SLF001
+            self._accept(sink, record, context)
+        if (
+            len(stream_maps) == 1
+            and type(stream_maps[0]) is SameRecordTransform
+            and stream_maps[0].stream_alias == stream_name
+            and not self._sinks_active[stream_name].include_sdc_metadata_properties
+        ):
+            self._plain_sinks[stream_name] = self._sinks_active[stream_name]  # type: ignore[assignment]
 
-            problem = sink.validate_record(record)
-            if problem is not None:
-                sink.reject_invalid(record, problem)
-                continue
-            record = sink.preprocess_record(record, context)
-            sink._singer_validate_message(record)  # noqa: SLF001
-            sink.tally_record_read()
-            sink.process_record(record, context)
-            sink.record_counter_metric.increment()
-            if sink.is_full:
-                self.drain_one(sink)
-                self._emit_ready_states()
+    def _accept(self, sink: ConversionSink, record: dict, context: dict | None) -> None:
+        if context is None:
+            context = sink._get_context(record)  # noqa: SLF001
+        problem = sink.validate_record(record)
+        if problem is not None:
+            sink.reject_invalid(record, problem)
+            return
+        record = sink.preprocess_record(record, context)
+        sink._singer_validate_message(record)  # noqa: SLF001
+        sink.tally_record_read()
+        sink.process_record(record, context)
+        sink.record_counter_metric.increment()
+        if sink.is_full:
+            self.drain_one(sink)
+            self._emit_ready_states()
 
-        self._handle_max_record_age()
+    @override
+    def _process_schema_message(self, message_dict: dict) -> None:
+        self._plain_sinks.clear()  # a new schema may bring a new sink or stream map
+        super()._process_schema_message(message_dict)
 
     # -- checkpoints ----------------------------------------------------------------------
 
@@ -221,6 +251,10 @@ class TargetLinkedInCapi(Target):
         target = cls(
             config=config.config, validate_config=True, parse_env_config=config.parse_env
         )
+        # Everything built so far (modules, SDK objects, settings) lives for the whole run:
+        # keep the cyclic garbage collector from re-scanning it while hundreds of thousands
+        # of short-lived event dicts come and go. Measured: about a quarter of the run time.
+        gc.freeze()
         try:
             target.listen(file_input)
         except FatalError as exc:
