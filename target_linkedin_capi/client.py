@@ -32,6 +32,7 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
+    stop_when_event_set,
 )
 
 from target_linkedin_capi.auth import NEW_TOKEN_HELP, TokenManager
@@ -195,6 +196,8 @@ class LinkedInClient:
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        # Set when the run has failed: retry loops in other threads give up at once.
+        self.aborted = threading.Event()
 
     @staticmethod
     def new_session(pool_size: int) -> requests.Session:
@@ -268,9 +271,11 @@ class LinkedInClient:
                 (TransientError, requests.ConnectionError, requests.Timeout)
             ),
             stop=stop_after_attempt(max_attempts)
-            | stop_after_delay(self.retry_max_wait),
+            | stop_after_delay(self.retry_max_wait)
+            | stop_when_event_set(self.aborted),
             wait=wait,
             before_sleep=log_retry,
+            sleep=self.aborted.wait,  # an abort cuts the wait short
             reraise=True,
         )
         try:

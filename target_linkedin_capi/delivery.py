@@ -74,6 +74,9 @@ class Dispatcher:
         if not items:
             return
         self._slots.acquire()
+        if self._error is not None:
+            self._slots.release()
+            self.raise_if_failed()
         with self._lock:
             number = self._next_batch
             self._next_batch += 1
@@ -117,6 +120,8 @@ class Dispatcher:
             with self._lock:
                 if self._error is None:
                     self._error = exc
+            if self.client is not None:
+                self.client.aborted.set()
         finally:
             self._finish(number)
 
