@@ -1,0 +1,281 @@
+"""Fault injection: the real CLI against the emulator, with LinkedIn misbehaving.
+
+Each test asserts what arrived (every valid event exactly once), the exit status, the
+rejected-records file and the STATE lines on stdout.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from target_linkedin_capi.emulator import Emulator
+from tests.harness import base_config, hashed_email, record, run_target, singer
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def emu():
+    with Emulator(
+        port=0,
+        tokens=["emulator-token"],
+        accounts=[5010001],
+        campaigns={5010001: [6010001]},
+        oauth_clients={"client-id": "client-secret"},
+        refresh_tokens=["refresh-1"],
+    ) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def rule(emu):
+    return emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
+
+
+def delivered(emu, n: int) -> Counter[int]:
+    """How often each record index arrived (keyed by its hashed email)."""
+    by_hash = {hashed_email(i): i for i in range(n)}
+    counts: Counter[int] = Counter()
+    for event in emu.state.accepted_events():
+        for user_id in event["user"]["userIds"]:
+            if user_id["idType"] == "SHA256_EMAIL":
+                counts[by_hash[user_id["idValue"]]] += 1
+    return counts
+
+
+def assert_exactly_once(emu, n: int) -> None:
+    counts = delivered(emu, n)
+    assert set(counts) == set(range(n)), f"missing: {sorted(set(range(n)) - set(counts))[:10]}"
+    assert max(counts.values()) == 1, "an event arrived twice"
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried_and_every_event_arrives_once(emu, rule, tmp_path, status):
+    emu.add_fault({"path": "/rest/conversionEvents", "status": status, "times": 2,
+                   "headers": {"Retry-After": "0"}})  # fmt: skip
+    n = 1200
+    result = run_target(base_config(emu, rule, batch_size_rows=500), singer([record(i) for i in range(n)]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_exactly_once(emu, n)
+    retries = [line for line in result.stderr.splitlines() if "retrying (attempt" in line]
+    assert len(retries) == 2
+    assert all("WARNING" in line and f"HTTP {status}" in line for line in retries)
+    assert result.states[-1] == {"last_id": n - 1}
+
+
+def test_connection_resets_are_survived(emu, rule, tmp_path):
+    emu.add_fault({"path": "/rest/conversionEvents", "action": "reset", "times": 2})
+    n = 1000
+    result = run_target(base_config(emu, rule, batch_size_rows=400), singer([record(i) for i in range(n)]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_exactly_once(emu, n)
+    assert "ConnectionError" in result.stderr
+
+
+def test_a_stalled_request_times_out_and_is_retried(emu, rule, tmp_path):
+    emu.add_fault({"path": "/rest/conversionEvents", "action": {"delay": 2.5}, "times": 1})
+    n = 300
+    config = base_config(emu, rule, read_timeout_seconds=1)
+    result = run_target(config, singer([record(i) for i in range(n)]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_exactly_once(emu, n)
+    assert "ReadTimeout" in result.stderr
+
+
+def test_an_expired_token_is_refreshed_once_and_the_run_completes(emu, rule, tmp_path):
+    emu.add_fault({"path": "/rest/conversionEvents", "action": {"expire_token": True}, "after": 1})
+    n = 1500
+    config = base_config(
+        emu, rule, batch_size_rows=500, refresh_token="refresh-1", client_id="client-id",
+        client_secret="client-secret",
+    )  # fmt: skip
+    result = run_target(config, singer([record(i) for i in range(n)]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_exactly_once(emu, n)
+    refreshes = [r for r in emu.state.requests() if r["path"] == "/oauth/v2/accessToken"]
+    assert len(refreshes) == 1
+    assert "refresh-1" not in result.stderr and "client-secret" not in result.stderr
+
+
+def test_only_refresh_credentials_get_a_token_at_startup(emu, rule, tmp_path):
+    config = base_config(
+        emu, rule, refresh_token="refresh-1", client_id="client-id", client_secret="client-secret"
+    )
+    config.pop("access_token")
+    result = run_target(config, singer([record(i) for i in range(10)]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_exactly_once(emu, 10)
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda emu: emu.revoke_token("emulator-token"), "revoked"),
+        (lambda emu: emu.expire_token("emulator-token"), "EXPIRED_ACCESS_TOKEN"),
+    ],
+)
+def test_unusable_tokens_stop_the_run_with_advice(emu, rule, tmp_path, setup, expected):
+    setup(emu)
+    result = run_target(base_config(emu, rule), singer([record(i) for i in range(50)]), tmp_path)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "rw_conversions" in result.stderr and "Direct API" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.states == []
+    assert emu.state.accepted_events() == []
+
+
+def test_a_failed_refresh_is_fatal(emu, rule, tmp_path):
+    emu.expire_token("emulator-token")
+    config = base_config(
+        emu, rule, refresh_token="not-a-refresh-token", client_id="client-id",
+        client_secret="client-secret",
+    )  # fmt: skip
+    result = run_target(config, singer([record(i) for i in range(5)]), tmp_path)
+    assert result.returncode == 1
+    assert "refused to refresh" in result.stderr and "invalid_request" in result.stderr
+    assert "not-a-refresh-token" not in result.stderr
+
+
+def test_a_sunset_version_stops_the_run_naming_it(tmp_path):
+    with Emulator(port=0, active_versions=[202609]) as emu:
+        rule = emu.add_rule(account=5010001, name="x", type="LEAD")
+        config = base_config(emu, rule, api_version="202605")
+        result = run_target(config, singer([record(i) for i in range(5)]), tmp_path)
+    assert result.returncode == 1
+    assert "202605" in result.stderr and "api_version" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.seconds < 60  # not retried: a fatal answer ends the run promptly
+
+
+def test_a_403_stops_the_run_with_likely_causes(tmp_path):
+    with Emulator(port=0, token_accounts={"emulator-token": [999]}, accounts=[5010001, 999]) as emu:
+        rule = emu.add_rule(account=5010001, name="x", type="LEAD")
+        result = run_target(base_config(emu, rule), singer([record(i) for i in range(5)]), tmp_path)
+    assert result.returncode == 1
+    assert "role" in result.stderr and "rw_conversions" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("style", ["422", "400", "no_index"])
+def test_one_bad_event_costs_only_that_event(emu, rule, tmp_path, style):
+    n = 900
+    records = [record(i, event_key=f"evt-{i}") for i in range(n)]
+    bad = {"evt-17", "evt-450"}
+    emu.add_fault({"reject_event_ids": sorted(bad), "style": style, "times": 0})
+    config = base_config(emu, rule, field_mappings={**base_config(emu, rule)["field_mappings"], "event_id": "event_key"})
+    result = run_target(config, singer(records), tmp_path)
+    assert result.returncode == 0, result.stderr
+    accepted = [event["eventId"] for event in emu.state.accepted_events()]
+    assert sorted(accepted) == sorted(f"evt-{i}" for i in range(n) if f"evt-{i}" not in bad)
+    assert {line["event_id"] for line in result.rejected} == bad
+    assert all(line["source"] == "linkedin" for line in result.rejected)
+    assert result.states[-1] == {"last_id": n - 1}
+
+
+def test_garbage_heavy_input_delivers_every_valid_record(emu, rule, tmp_path):
+    rows, valid = [], []
+    for i in range(600):
+        kind = i % 6
+        if kind == 0:
+            rows.append(record(i, occurred_at="2001-01-01T00:00:00Z"))
+        elif kind == 1:
+            rows.append(record(i, email="   ", first_name=None))
+        elif kind == 2:
+            rows.append(record(i, amount=-5))
+        elif kind == 3:
+            rows.append(record(i, occurred_at="not a date"))
+        else:
+            rows.append(record(i))
+            valid.append(i)
+    result = run_target(base_config(emu, rule, batch_size_rows=100), singer(rows), tmp_path)
+    assert result.returncode == 0, result.stderr
+    counts = delivered(emu, 600)
+    assert sorted(counts) == valid and max(counts.values()) == 1
+    reasons = Counter(line["reason"] for line in result.rejected)
+    assert reasons == {"timestamp_too_old": 100, "no_identifier": 100, "value_negative": 100,
+                       "timestamp_invalid": 100}  # fmt: skip
+    assert "rejected 400" in result.stderr
+
+
+def test_the_rejected_share_limit_fails_the_run_without_a_final_state(emu, rule, tmp_path):
+    rows = [record(i, occurred_at="2001-01-01") if i % 2 else record(i) for i in range(100)]
+    result = run_target(base_config(emu, rule, max_rejected_ratio=0.2), singer(rows), tmp_path)
+    assert result.returncode == 1
+    assert "max_rejected_ratio" in result.stderr
+    assert {"last_id": 99} not in result.states
+    assert len(emu.state.accepted_events()) == 50  # the valid ones still went out
+
+
+def test_state_is_emitted_during_the_run_and_never_ahead_of_delivery(emu, rule, tmp_path):
+    # A fatal answer part-way: every STATE printed must cover only delivered records.
+    emu.add_fault({"path": "/rest/conversionEvents", "after": 6, "times": 0,
+                   "action": {"status": 401, "body": {"status": 401, "serviceErrorCode": 65601,
+                              "code": "REVOKED_ACCESS_TOKEN", "message": "revoked"}}})  # fmt: skip
+    n = 5000
+    config = base_config(emu, rule, batch_size_rows=250, state_flush_interval_seconds=0, max_inflight_batches=2)
+    result = run_target(config, singer([record(i) for i in range(n)], state_every=250), tmp_path)
+    assert result.returncode == 1
+    assert len(result.states) >= 2, "checkpoints were only written at the end"
+    counts = delivered(emu, n)
+    for state in result.states:
+        covered = set(range(state["last_id"] + 1))
+        assert covered <= set(counts), f"STATE {state} ran ahead of delivery"
+    assert max(result.states, key=lambda s: s["last_id"])["last_id"] < n - 1
+
+
+def test_state_lines_appear_during_a_long_run(emu, rule, tmp_path):
+    n = 4000
+    config = base_config(emu, rule, batch_size_rows=1000, state_flush_interval_seconds=0)
+    result = run_target(config, singer([record(i) for i in range(n)], state_every=500), tmp_path)
+    assert result.returncode == 0, result.stderr
+    # Checkpoints that become ready together collapse into the newest one, so the count
+    # varies; what matters is that some arrive before the end, in order.
+    assert len(result.states) >= 2
+    assert result.states[0]["last_id"] < n - 1
+    assert [s["last_id"] for s in result.states] == sorted(s["last_id"] for s in result.states)
+    assert result.states[-1] == {"last_id": n - 1}
+    assert_exactly_once(emu, n)
+
+
+def test_no_secret_or_raw_email_appears_anywhere_at_debug(emu, rule, tmp_path):
+    emu.add_fault({"path": "/rest/conversionEvents", "action": {"expire_token": True}, "after": 0})
+    emu.add_fault({"reject_event_ids": ["evt-3"], "style": "422", "times": 0})
+    rows = [record(i, event_key=f"evt-{i}", first_name="Grace", last_name="Hopper") for i in range(30)]
+    rows.append(record(99, occurred_at="2001-01-01", email="leaky.person@example.org"))
+    config = base_config(
+        emu, rule, refresh_token="refresh-1", client_id="client-id", client_secret="client-secret",
+        dry_run_output_path=str(tmp_path / "dry.jsonl"),
+        field_mappings={**base_config(emu, rule)["field_mappings"], "event_id": "event_key"},
+    )  # fmt: skip
+    result = run_target(config, singer(rows), tmp_path, env={"TARGET_LINKEDIN_CAPI_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"})
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG" in result.stderr
+    rejected_text = (tmp_path / "rejected.jsonl").read_text()
+    outputs = result.stderr + result.stdout + rejected_text
+    refreshed = [r for r in emu.state.requests() if r["path"] == "/oauth/v2/accessToken"]
+    assert refreshed
+    secrets = ["emulator-token", "refresh-1", "client-secret"]
+    # The token LinkedIn issued during the run must not leak either.
+    secrets += [e["headers"].get("authorization", "")[7:] for e in emu.state.requests()]
+    for secret in filter(None, secrets):
+        assert secret not in outputs
+    for raw in ["leaky.person@example.org", "person1@example.com", "Person1@Example.COM", "Grace", "Hopper"]:
+        assert raw.lower() not in outputs.lower()
+
+
+def test_dry_run_sends_nothing_and_writes_requests_without_authorization(emu, rule, tmp_path):
+    config = base_config(emu, rule, dry_run=True, dry_run_output_path=str(tmp_path / "dry.jsonl"),
+                         batch_size_rows=40)  # fmt: skip
+    result = run_target(config, singer([record(i) for i in range(100)]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert emu.state.accepted_events() == []
+    assert all(r["method"] == "GET" for r in emu.state.requests())
+    import json
+
+    lines = [json.loads(x) for x in (tmp_path / "dry.jsonl").read_text().splitlines()]
+    assert [len(x["body"]["elements"]) for x in lines] == [40, 40, 20]
+    assert all("Authorization" not in x["headers"] and x["method"] == "POST" for x in lines)
+    assert lines[0]["url"].endswith("/rest/conversionEvents")
