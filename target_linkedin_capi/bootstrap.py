@@ -144,6 +144,16 @@ def _base_env() -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env.setdefault("NO_COLOR", "1")
+    # Meltano installs plugins with uv, which trusts only its bundled CA roots unless told
+    # otherwise; pip may be configured with a CA bundle (a TLS-inspecting proxy, say) that
+    # uv would not see. Hand uv the same bundle, or else the system trust store.
+    if not any(env.get(name) for name in ("SSL_CERT_FILE", "UV_SYSTEM_CERTS", "UV_NATIVE_TLS")):
+        bundles = [env.get(name) for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")]
+        bundle = next((b for b in bundles if b and Path(b).is_file()), None)
+        if bundle:
+            env["SSL_CERT_FILE"] = bundle
+        else:
+            env["UV_SYSTEM_CERTS"] = "1"
     return env
 
 
@@ -567,6 +577,8 @@ def run_demo() -> int:
     with EmulatorProcess(DEMO_DIR / "emulator.log") as emulator:
         _done(started, f"listening on {emulator.url}")
         env = _base_env()
+        for key in [k for k in env if k.startswith("TARGET_LINKEDIN_CAPI_")]:
+            env.pop(key)  # leftovers from the caller's shell would point the demo elsewhere
         env.update(
             {
                 "TARGET_LINKEDIN_CAPI_API_BASE_URL": f"{emulator.url}/rest",
@@ -580,17 +592,13 @@ def run_demo() -> int:
                 "TARGET_LINKEDIN_CAPI_DRY_RUN": "false",
             }
         )
-        for key in [
-            k
-            for k in env
-            if k.startswith("TARGET_LINKEDIN_CAPI_")
-            and k.endswith(
-                ("_REFRESH_TOKEN", "_CLIENT_ID", "_CLIENT_SECRET", "_CONVERSION_RULE_ID")
-            )
-        ]:
-            env.pop(key)  # leftovers from the caller's shell would point the demo elsewhere
+        # The project's .env may hold real credentials or a real rule id: the demo ignores it.
+        empty_env_file = DEMO_DIR / "demo.env"
+        empty_env_file.write_text("# the demo ignores the project's .env\n", encoding="utf-8")
         cmd = [
             str(_venv_bin("meltano")),
+            "--env-file",
+            str(empty_env_file),
             "--environment",
             "demo",
             "run",

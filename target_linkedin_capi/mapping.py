@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from target_linkedin_capi import linkedin, normalize
-from target_linkedin_capi.fields import CANONICAL_FIELDS, PASSTHROUGH_ID_TYPES
+from target_linkedin_capi.fields import CANONICAL_FIELDS
 from target_linkedin_capi.normalize import Invalid
 from target_linkedin_capi.settings import RuleSpec
 
@@ -24,6 +24,16 @@ _DAY_MS = 86_400_000
 # Stay a little inside LinkedIn's 90 days: LinkedIn checks with its own clock, seconds or
 # minutes after we do, and one late element would fail its whole batch.
 _WINDOW_MARGIN_MS = 10 * 60 * 1000
+_ABSENT = "\x00absent"  # a key no record has: the field cannot have a value
+# `EventMapper.map` unpacks the field values in this order.
+_FIELD_ORDER = (
+    "timestamp", "event_id", "value_amount", "value_currency", "email",
+    "linkedin_first_party_ads_tracking_uuid", "acxiom_id", "oracle_moat_id", "ip_address",
+    "google_aid", "first_name", "last_name", "company_name", "title", "country_code",
+    "external_id", "lead_id",
+)  # fmt: skip
+if CANONICAL_FIELDS != _FIELD_ORDER:  # pragma: no cover - a guard for whoever edits fields.py
+    raise ImportError("fields.CANONICAL_FIELDS changed: update EventMapper.map's unpacking")
 
 Getter = Callable[[Mapping[str, Any]], Any]
 
@@ -54,18 +64,6 @@ def _path_getter(path: str) -> Getter:
     return get
 
 
-def _field_getter(path: str, default: Any) -> Getter:
-    get = _path_getter(path)
-    if default is None:
-        return get
-
-    def get_or_default(record: Mapping[str, Any]) -> Any:
-        value = get(record)
-        return default if value is None or value == "" else value
-
-    return get_or_default
-
-
 class EventMapper:
     """Builds LinkedIn events for one rule from the records of one stream.
 
@@ -93,28 +91,39 @@ class EventMapper:
         self.notes = notes  # counts of dropped identifiers etc., shared per rule
         self.api_version = api_version
 
-        def getter(name: str) -> Getter | None:
+        # Per canonical field (in CANONICAL_FIELDS order): the record key to read (a key no
+        # record has when the field cannot have a value), dotted-path getters, defaults.
+        keys: list[str] = []
+        self._dotted: list[tuple[int, Getter]] = []
+        self._defaults: list[tuple[int, Any]] = []
+        for index, name in enumerate(CANONICAL_FIELDS):
             path = rule.field_mappings.get(name)
+            if path is None and (schema_properties is None or name in schema_properties):
+                path = name  # unmapped: the property of the same name
+            if path is not None and "." in path:
+                self._dotted.append((index, _path_getter(path)))
+            keys.append(path if path is not None and "." not in path else _ABSENT)
             default = rule.field_defaults.get(name)
-            if path is None:
-                path = name
-                if schema_properties is not None and name not in schema_properties:
-                    # Not in the schema: only a default can give it a value.
-                    return None if default is None else (lambda _record: default)
-            return _field_getter(path, default)
-
-        self._get: dict[str, Getter | None] = {name: getter(name) for name in CANONICAL_FIELDS}
-        self._passthrough = tuple(
-            (get, id_type)
-            for name, id_type in PASSTHROUGH_ID_TYPES
-            if (get := self._get[name]) is not None
-        )
+            if default is not None:
+                self._defaults.append((index, default))
+        self._keys = tuple(keys)
+        self._index = {name: index for index, name in enumerate(CANONICAL_FIELDS)}
         self._event_id_mapped = "event_id" in rule.field_mappings
         self._key_prefix = stream_name + "\x1f"
 
+    def values(self, record: Mapping[str, Any]) -> list[Any]:
+        """The raw value of every canonical field, defaults applied, in field order."""
+        get = record.get
+        values = [get(key) for key in self._keys]
+        for index, getter in self._dotted:
+            values[index] = getter(record)
+        for index, default in self._defaults:
+            if values[index] is None or values[index] == "":
+                values[index] = default
+        return values
+
     def value(self, name: str, record: Mapping[str, Any]) -> Any:
-        get = self._get[name]
-        return None if get is None else get(record)
+        return self.values(record)[self._index[name]]
 
     def key_of(self, record: Mapping[str, Any]) -> dict[str, Any]:
         return {name: record.get(name) for name in self.key_properties}
@@ -134,23 +143,26 @@ class EventMapper:
             )
         return "k-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
-    def event_id_of(self, record: Mapping[str, Any]) -> str | None:
+    def event_id_of(self, record: Mapping[str, Any], raw: Any = _ABSENT) -> str | None:
         """The event id the record carries (mapped, or derived from its key)."""
-        event_id = normalize.text(self.value("event_id", record))
+        event_id = normalize.text(self.value("event_id", record) if raw is _ABSENT else raw)
         if event_id is None and not self._event_id_mapped:
             return self.derived_event_id(record)
         return event_id
 
     def map(self, record: Mapping[str, Any]) -> dict[str, Any] | Rejection:  # noqa: C901, PLR0911, PLR0912, PLR0915
         """The LinkedIn event for `record`, or why there is none."""
-        get = self._get
         notes = self.notes
         text = normalize.text
+        (
+            raw_timestamp, raw_event_id, raw_amount, raw_currency, raw_email, raw_fat,
+            raw_acxiom, raw_oracle, raw_ip, raw_gaid, raw_first, raw_last, raw_company,
+            raw_title, raw_country, raw_external, raw_lead,
+        ) = self.values(record)  # fmt: skip
 
         # conversionHappenedAt: inside LinkedIn's window, or LinkedIn fails the whole batch.
-        getter = get["timestamp"]
         try:
-            happened_at = normalize.epoch_ms(getter(record) if getter else None)
+            happened_at = normalize.epoch_ms(raw_timestamp)
         except Invalid as exc:
             return Rejection(exc.reason, "timestamp", exc.message)
         now_ms = int(time.time() * 1000)
@@ -166,10 +178,9 @@ class EventMapper:
             )  # fmt: skip
 
         # conversionValue: both parts or none.
-        amount_get, currency_get = get["value_amount"], get["value_currency"]
         try:
-            amount = normalize.amount(amount_get(record)) if amount_get else None
-            currency = normalize.currency(currency_get(record)) if currency_get else None
+            amount = normalize.amount(raw_amount)
+            currency = normalize.currency(raw_currency)
         except Invalid as exc:
             field = "value_currency" if exc.reason.startswith("currency") else "value_amount"
             return Rejection(exc.reason, field, exc.message)
@@ -186,68 +197,64 @@ class EventMapper:
 
         # user: identifiers, each dropped (and counted) when unusable.
         user_ids: list[dict[str, str]] = []
-        getter = get["email"]
-        raw = getter(record) if getter else None
-        if raw is not None:
-            hashed = normalize.email_hash(raw)
+        if raw_email is not None:
+            hashed = normalize.email_hash(raw_email)
             if hashed is not None:
                 user_ids.append({"idType": "SHA256_EMAIL", "idValue": hashed})
-            elif text(raw) is not None:
+            elif text(raw_email) is not None:
                 notes["email_unusable_dropped"] += 1
-        for getter, id_type in self._passthrough:
-            id_value = text(getter(record))
-            if id_value is not None:
-                user_ids.append({"idType": id_type, "idValue": id_value})
-        getter = get["ip_address"]
-        raw = getter(record) if getter else None
-        if raw is not None:
-            ip = normalize.ip_identifier(raw)
+        for raw, id_type in (
+            (raw_fat, "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID"),
+            (raw_acxiom, "ACXIOM_ID"),
+            (raw_oracle, "ORACLE_MOAT_ID"),
+            (raw_gaid, "GOOGLE_AID"),
+        ):
+            if raw is not None:
+                id_value = text(raw)
+                if id_value is not None:
+                    user_ids.append({"idType": id_type, "idValue": id_value})
+        if raw_ip is not None:
+            ip = normalize.ip_identifier(raw_ip)
             if ip is not None:
                 user_ids.append({"idType": ip[0], "idValue": ip[1]})
-            elif text(raw) is not None:
+            elif text(raw_ip) is not None:
                 notes["ip_address_unusable_dropped"] += 1
 
         user: dict[str, Any] = {"userIds": user_ids}
         identified = bool(user_ids)
 
-        getter = get["first_name"]
-        first = text(getter(record)) if getter else None
-        getter = get["last_name"]
-        last = text(getter(record)) if getter else None
+        first = text(raw_first)
+        last = text(raw_last)
         if first and last:
             info: dict[str, str] = {"firstName": first, "lastName": last}
-            for name, key in (("company_name", "companyName"), ("title", "title")):
-                getter = get[name]
-                found = text(getter(record)) if getter else None
-                if found:
-                    info[key] = found
-            getter = get["country_code"]
-            if getter:
-                raw = getter(record)
-                country = normalize.country_code(raw)
+            company = text(raw_company)
+            if company:
+                info["companyName"] = company
+            title = text(raw_title)
+            if title:
+                info["title"] = title
+            if raw_country is not None:
+                country = normalize.country_code(raw_country)
                 if country:
                     info["countryCode"] = country
-                elif text(raw) is not None:
+                elif text(raw_country) is not None:
                     notes["country_code_unusable_dropped"] += 1
             user["userInfo"] = info
             identified = True
         elif first or last:
             notes["user_info_incomplete_dropped"] += 1
 
-        getter = get["external_id"]
-        external = text(getter(record)) if getter else None
+        external = text(raw_external)
         if external is not None:
             user["externalIds"] = [external]  # LinkedIn uses one
             identified = True
 
-        getter = get["lead_id"]
-        raw = getter(record) if getter else None
-        if raw is not None:
-            lead = normalize.lead_urn(raw)
+        if raw_lead is not None:
+            lead = normalize.lead_urn(raw_lead)
             if lead is not None:
                 user["lead"] = lead
                 identified = True
-            elif text(raw) is not None:
+            elif text(raw_lead) is not None:
                 notes["lead_id_unusable_dropped"] += 1
 
         if not identified:
@@ -262,7 +269,7 @@ class EventMapper:
         }
         if value is not None:
             event["conversionValue"] = value
-        event_id = self.event_id_of(record)
+        event_id = self.event_id_of(record, raw_event_id)
         if event_id is not None:
             event["eventId"] = event_id
         event["user"] = user

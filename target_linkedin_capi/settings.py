@@ -258,7 +258,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "max_inflight_batches",
         th.IntegerType(minimum=1, maximum=32),
-        default=4,
+        default=6,
         title="Requests in flight",
         description="Batches sent concurrently while the target reads on.",
     ),
@@ -612,6 +612,6 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
         connect_timeout=float(config.get("connect_timeout_seconds") or 10),
         read_timeout=float(config.get("read_timeout_seconds") or 30),
         state_flush_interval=float(config.get("state_flush_interval_seconds", 10)),
-        max_inflight_batches=int(config.get("max_inflight_batches") or 4),
+        max_inflight_batches=int(config.get("max_inflight_batches") or 6),
         secrets=secrets,
     )  # fmt: skip

@@ -69,6 +69,7 @@ class ConversionSink(BatchSink):
         self.checkpoints = target.run.checkpoints
         self.mappers: list[tuple[EventMapper, RuleTally]] = []
         self._buffer: list[Item] = []
+        self.max_batch_records = self.max_size  # read per record: computed once
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -104,10 +105,11 @@ class ConversionSink(BatchSink):
 
     def validate_record(self, record: dict[str, Any]) -> str | None:
         """None when the record matches its schema, else why (no values)."""
-        if self._validator is None:
+        validator = self._validator
+        if validator is None:
             return None
         try:
-            self._validator.validate(record)
+            validator.validate(record)
         except RecordInvalid as exc:
             return str(exc)
         except Exception as exc:  # noqa: BLE001 - the SDK validator's InvalidRecord
@@ -128,7 +130,7 @@ class ConversionSink(BatchSink):
     @override
     def process_record(self, record: dict, context: dict) -> None:
         seq = self.checkpoints.next_seq()
-        key = {name: record.get(name) for name in self.key_properties}
+        key = {name: record.get(name) for name in self._key_properties}
         for mapper, tally in self.mappers:
             # `received` is only ever touched here, on the main thread: no lock needed.
             tally.received += 1

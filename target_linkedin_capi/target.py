@@ -132,7 +132,7 @@ class TargetLinkedInCapi(Target):
         sink.tally_record_read()
         sink.process_record(record, context)
         sink.record_counter_metric.increment()
-        if sink.is_full:
+        if sink.current_size >= sink.max_batch_records:
             self.drain_one(sink)
             self._emit_ready_states()
 

@@ -1,0 +1,223 @@
+"""Side-by-side benchmark: this target vs MeltanoLabs' target-csv, on the same input.
+
+    python -m tests.benchmarks.bench                 # 100k and 400k records (a few minutes)
+    python -m tests.benchmarks.bench --records 2000 --skip-memory   # smoke size (CI)
+
+It generates Singer input (a tap-postgres-like `conversions` stream with the 24 columns of a
+typical orders table, six of them mapped, and a STATE every 10,000 records), starts the bundled emulator in its own process, runs the target and
+`meltanolabs-target-csv` (installed once into a cache venv) and prints records/s, the three
+ratios of issue 6 and peak memory. Machines are noisy, so only ratios measured in the same
+run are meaningful; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+CSV_TARGET = "meltanolabs-target-csv==0.5.0"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "target-linkedin-capi"
+MAPPINGS = {
+    "timestamp": "occurred_at",
+    "value_amount": "amount",
+    "value_currency": "currency",
+    "company_name": "company",
+    "country_code": "country",
+    "linkedin_first_party_ads_tracking_uuid": "li_fat_id",
+}
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "email": {"type": ["string", "null"]},
+        "occurred_at": {"type": ["string", "null"], "format": "date-time"},
+        "amount": {"type": ["number", "null"]},
+        "currency": {"type": ["string", "null"]},
+        "first_name": {"type": ["string", "null"]},
+        "last_name": {"type": ["string", "null"]},
+        "company": {"type": ["string", "null"]},
+        "country": {"type": ["string", "null"]},
+        "li_fat_id": {"type": ["string", "null"]},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+        # The rest of a typical orders/conversions table: carried by the tap, not sent.
+        "order_number": {"type": ["string", "null"]},
+        "customer_id": {"type": ["integer", "null"]},
+        "status": {"type": ["string", "null"]},
+        "channel": {"type": ["string", "null"]},
+        "utm_source": {"type": ["string", "null"]},
+        "utm_medium": {"type": ["string", "null"]},
+        "utm_campaign": {"type": ["string", "null"]},
+        "landing_page": {"type": ["string", "null"]},
+        "product_sku": {"type": ["string", "null"]},
+        "quantity": {"type": ["integer", "null"]},
+        "tax": {"type": ["number", "null"]},
+        "discount_code": {"type": ["string", "null"]},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+
+def generate(path: Path, records: int) -> None:
+    """Singer input: realistic rows, all inside LinkedIn's 90-day window."""
+    now = datetime.now(timezone.utc)
+    stream = "public-conversions"
+    with path.open("w") as out:
+        out.write(json.dumps({"type": "SCHEMA", "stream": stream, "schema": SCHEMA,
+                              "key_properties": ["id"]}) + "\n")  # fmt: skip
+        for i in range(records):
+            at = (now - timedelta(days=i % 80, minutes=5 + i % 600)).isoformat()
+            row = {
+                "id": i, "email": f"Customer{i}@Example.com", "occurred_at": at,
+                "amount": round(10 + (i % 500) * 1.37, 2), "currency": "usd",
+                "first_name": "Ada", "last_name": "Lovelace", "company": "Analytical Engines",
+                "country": "gb", "li_fat_id": f"fat-{i:08d}", "updated_at": at,
+                "order_number": f"SO-{i:08d}", "customer_id": 100_000 + i % 9_000,
+                "status": "completed", "channel": "web", "utm_source": "linkedin",
+                "utm_medium": "paid_social", "utm_campaign": f"q4-launch-{i % 12}",
+                "landing_page": "https://shop.example.com/pricing", "product_sku": f"SKU-{i % 250}",
+                "quantity": 1 + i % 3, "tax": round((i % 500) * 0.21, 2), "discount_code": None,
+                "created_at": at,
+            }  # fmt: skip
+            out.write(json.dumps({"type": "RECORD", "stream": stream, "record": row}) + "\n")
+            if i % 10_000 == 9_999:
+                out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {stream: {"id": i}}}}) + "\n")
+
+
+def csv_target() -> Path:
+    venv = CACHE / "bench-target-csv"
+    exe = venv / "bin" / "target-csv"
+    if not exe.exists():
+        print(f"installing {CSV_TARGET} into {venv} (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", CSV_TARGET], check=True)
+    return exe
+
+
+class EmulatorProcess:
+    def __init__(self, latency_ms: int) -> None:
+        self.ready = Path(tempfile.mkdtemp()) / "ready"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "target_linkedin_capi.emulator", "--port", "0",
+             "--latency-ms", str(latency_ms), "--ready-file", str(self.ready),
+             "--rate-limit-per-minute", "100000"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(200):
+            if self.ready.exists() and self.ready.read_text().strip():
+                break
+            time.sleep(0.05)
+        self.url = self.ready.read_text().strip()
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def run(cmd: list[str], input_path: Path) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in MiB, exit code) of one child process."""
+    with input_path.open("rb") as stdin:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, _ = proc.stderr.read(), None  # drain logs so the child never blocks on them
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss // 1024, proc.returncode
+
+
+def target_cmd(work: Path, emulator_url: str, rule_id: str) -> list[str]:
+    config = {
+        "access_token": "emulator-token", "api_base_url": f"{emulator_url}/rest",
+        "ad_account_id": "5010001", "conversion_rule_id": rule_id, "field_mappings": MAPPINGS,
+        "rejected_records_path": str(work / "rejected.jsonl"), "rate_limit_per_minute": 100000,
+    }  # fmt: skip
+    path = work / "target.json"
+    path.write_text(json.dumps(config))
+    return [sys.executable, "-m", "target_linkedin_capi", "--config", str(path)]
+
+
+def create_rule(emulator_url: str) -> str:
+    import requests
+
+    response = requests.post(f"{emulator_url}/_emulator/rules", timeout=10,
+                             json={"account": 5010001, "name": "Bench", "type": "PURCHASE"})  # fmt: skip
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def accepted(emulator_url: str) -> int:
+    import requests
+
+    state = requests.get(f"{emulator_url}/_emulator/state", timeout=10).json()
+    return int(state["accepted_events"])
+
+
+def main() -> int:  # noqa: PLR0915
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--memory-records", type=int, default=400_000)
+    parser.add_argument("--latency-ms", type=int, default=250)
+    parser.add_argument("--skip-csv", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="linkedin-capi-bench-"))
+    small = work / "input.jsonl"
+    generate(small, args.records)
+    print(f"input: {args.records} records ({small.stat().st_size / 1e6:.1f} MB) in {work}")
+    results: dict[str, float] = {}
+
+    def ours(latency_ms: int, input_path: Path, expected: int, label: str) -> tuple[float, int]:
+        emulator = EmulatorProcess(latency_ms)
+        try:
+            rule = create_rule(emulator.url)
+            seconds, rss, code = run(target_cmd(work, emulator.url, rule), input_path)
+            got = accepted(emulator.url)
+        finally:
+            emulator.close()
+        ok = "ok" if code == 0 and got == expected else f"FAILED (exit {code}, accepted {got})"
+        print(f"  {label:<44} {seconds:7.2f} s  {expected / seconds:9,.0f} rec/s  "
+              f"peak {rss:5d} MiB  {ok}")  # fmt: skip
+        if ok != "ok":
+            raise SystemExit(1)
+        return seconds, rss
+
+    print("runs:")
+    results["target"], results["rss_small"] = ours(0, small, args.records, "target-linkedin-capi -> emulator")
+    if not args.skip_csv:
+        out = work / "csv"
+        out.mkdir()
+        (work / "csv.json").write_text(json.dumps({"output_path": str(out)}))
+        seconds, rss, code = run([str(csv_target()), "--config", str(work / "csv.json")], small)
+        print(f"  {'meltanolabs-target-csv -> file':<44} {seconds:7.2f} s  "
+              f"{args.records / seconds:9,.0f} rec/s  peak {rss:5d} MiB  exit {code}")  # fmt: skip
+        results["csv"] = seconds
+    results["latency"], _ = ours(args.latency_ms, small, args.records,
+                                 f"target-linkedin-capi, {args.latency_ms} ms per request")  # fmt: skip
+    if not args.skip_memory:
+        large = work / "input-large.jsonl"
+        generate(large, args.memory_records)
+        _, results["rss_large"] = ours(0, large, args.memory_records,
+                                       f"target-linkedin-capi, {args.memory_records} records")  # fmt: skip
+
+    print("ratios (targets from issue 6):")
+    if "csv" in results:
+        ratio = results["target"] / results["csv"]
+        print(f"  1. throughput: target / target-csv wall time = {ratio:.2f}  (<= 0.35)")
+    ratio = results["latency"] / results["target"]
+    print(f"  2. latency hidden: {args.latency_ms} ms / 0 ms wall time = {ratio:.2f}  (<= 1.5)")
+    if "rss_large" in results:
+        ratio = results["rss_large"] / results["rss_small"]
+        print(f"  3. memory: peak RSS {args.memory_records} / {args.records} records = {ratio:.2f}  (<= 1.25)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
