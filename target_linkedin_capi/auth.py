@@ -15,7 +15,7 @@ from target_linkedin_capi.errors import FatalError
 
 logger = logging.getLogger(__name__)
 
-NEW_TOKEN_HELP = (
+REAUTH_ADVICE = (
     "Get a new token: either an OAuth token with the scopes rw_conversions and r_ads (set "
     "access_token, or refresh_token + client_id + client_secret), or a Direct API token from "
     "Campaign Manager (Signals Manager > Direct API > Generate access token)."
@@ -66,7 +66,7 @@ class TokenManager:
             if not self.can_refresh:
                 raise FatalError(
                     "LinkedIn refused the access token (expired or invalid) and no "
-                    "refresh_token/client_id/client_secret are configured. " + NEW_TOKEN_HELP
+                    "refresh_token/client_id/client_secret are configured. " + REAUTH_ADVICE
                 )
             self._refresh_locked()
             assert self._token is not None
@@ -95,14 +95,14 @@ class TokenManager:
             body = response.json()
         except ValueError:
             body = {}
-        if response.status_code != 200 or not body.get("access_token"):  # noqa: PLR2004
+        if response.status_code != 200 or not body.get("access_token"):
             error = body.get("error") or f"HTTP {response.status_code}"
             description = body.get("error_description") or ""
             raise FatalError(
                 f"LinkedIn refused to refresh the access token: {error}"
                 f"{' (' + description + ')' if description else ''}. The refresh token is "
                 "invalid, expired (they last 365 days from consent) or revoked, or the client "
-                "id/secret are wrong. " + NEW_TOKEN_HELP
+                "id/secret are wrong. " + REAUTH_ADVICE
             )
         self._token = str(body["access_token"])
         self.secrets.add(self._token)

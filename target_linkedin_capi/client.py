@@ -35,7 +35,7 @@ from tenacity import (
     stop_when_event_set,
 )
 
-from target_linkedin_capi.auth import NEW_TOKEN_HELP, TokenManager
+from target_linkedin_capi.auth import REAUTH_ADVICE, TokenManager
 from target_linkedin_capi.errors import FatalError
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class ApiError(Exception):
         self.answer = answer
 
 
-class RejectedBatch(Exception):  # noqa: N818 - a verdict, not a crash
+class RejectedBatch(Exception):
     """LinkedIn refused a batch of events (all-or-nothing) with a 400 or 422."""
 
     def __init__(self, answer: ApiAnswer, failures: dict[int, str] | None) -> None:
@@ -94,7 +94,7 @@ class RejectedBatch(Exception):  # noqa: N818 - a verdict, not a crash
         self.failures = failures
 
 
-class TransientError(Exception):  # noqa: N818
+class TransientError(Exception):
     """An answer worth retrying (429, 5xx)."""
 
     def __init__(self, status: int, retry_after: float | None) -> None:
@@ -117,7 +117,7 @@ def parse_failures(message: str, count: int) -> dict[int, str] | None:
             match = _INDEX_LINE.search(line)
             if match:
                 current = int(match.group(1))
-                line = line[match.end() :]  # noqa: PLW2901
+                line = line[match.end() :]
             if current is not None and line.strip():
                 reason = line.strip()
                 failures[current] = (
@@ -171,7 +171,7 @@ def _retry_after(response: requests.Response) -> float | None:
 class LinkedInClient:
     """Thread-safe LinkedIn REST client for the calls this target makes."""
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         *,
         api_base_url: str,
@@ -247,7 +247,7 @@ class LinkedInClient:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             backoff = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
-            delay = random.uniform(0, backoff)  # full jitter  # noqa: S311
+            delay = random.uniform(0, backoff)  # full jitter
             if isinstance(exc, TransientError) and exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
             spent = state.seconds_since_start or 0.0
@@ -315,27 +315,26 @@ class LinkedInClient:
                 timeout=self.timeout,
             )
             status = response.status_code
-            if status < 400:  # noqa: PLR2004
+            if status < 400:
                 return response
             if status in RETRY_STATUSES:
                 raise TransientError(status, _retry_after(response))
             answer = ApiAnswer.of(response)
-            if status == 401:  # noqa: PLR2004
-                if answer.code in REFRESHABLE_CODES and not refreshed:
-                    if self.tokens.can_refresh:
-                        logger.info("LinkedIn says the access token is %s", answer.code)
-                        self.tokens.refresh(token)
-                        refreshed = True
-                        continue
+            if status == 401:
+                if answer.code in REFRESHABLE_CODES and not refreshed and self.tokens.can_refresh:
+                    logger.info("LinkedIn says the access token is %s", answer.code)
+                    self.tokens.refresh(token)
+                    refreshed = True
+                    continue
                 raise FatalError(self._auth_message(answer, refreshed))
-            if status == 426:  # noqa: PLR2004
+            if status == 426:
                 raise FatalError(
                     f"LinkedIn no longer serves API version {self.api_version} "
                     f"({answer.describe()}). Set api_version to a currently active version "
                     "(LinkedIn supports each monthly version for about a year; see "
                     "https://learn.microsoft.com/en-us/linkedin/marketing/versioning)."
                 )
-            if status == 403:  # noqa: PLR2004
+            if status == 403:
                 raise FatalError(
                     f"LinkedIn refused {what}: {answer.describe()}. Likely causes: the "
                     "authorising member lacks a role on the ad account (ACCOUNT_BILLING_ADMIN, "
@@ -354,7 +353,7 @@ class LinkedInClient:
             lead = "LinkedIn refused the freshly refreshed access token"
         else:
             lead = "LinkedIn refused the access token"
-        return f"{lead} ({answer.describe()}). {NEW_TOKEN_HELP}"
+        return f"{lead} ({answer.describe()}). {REAUTH_ADVICE}"
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -373,7 +372,9 @@ class LinkedInClient:
             # validation answers carry only a message and a status.
             if exc.answer.status in (400, 422) and not exc.answer.code:
                 raise RejectedBatch(exc.answer, parse_failures(exc.answer.message, count)) from None
-            raise FatalError(f"LinkedIn refused a batch of events: {exc.answer.describe()}") from None
+            raise FatalError(
+                f"LinkedIn refused a batch of events: {exc.answer.describe()}"
+            ) from None
 
     def get_json(self, path: str, query: str | None = None, *, what: str) -> Any:
         return self.call("GET", path, query=query, what=what).json()

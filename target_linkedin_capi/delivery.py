@@ -152,7 +152,7 @@ class Dispatcher:
 
     def _after_refusal(self, chunk: Sequence[Item], refused: RejectedBatch) -> list[Sequence[Item]]:
         status = refused.answer.status
-        reason = "linkedin_invalid_event" if status == 422 else "linkedin_rejected_event"  # noqa: PLR2004
+        reason = "linkedin_invalid_event" if status == 422 else "linkedin_rejected_event"
         if refused.failures:
             for index, message in refused.failures.items():
                 self._reject(chunk[index], reason, message)

@@ -11,7 +11,7 @@ MAX_BATCH_ELEMENTS = 5000
 EVENT_MAX_AGE_DAYS = 90
 DEFAULT_API_VERSION = "202609"
 DEFAULT_API_BASE_URL = "https://api.linkedin.com/rest"
-DEFAULT_OAUTH_TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"
+DEFAULT_OAUTH_TOKEN_URL = "https://www.linkedin.com/oauth/v2/accessToken"  # noqa: S105
 DOCUMENTED_RATE_LIMIT_PER_MINUTE = 600
 
 CONVERSION_TYPES: tuple[str, ...] = (

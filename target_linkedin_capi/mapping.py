@@ -72,7 +72,7 @@ class EventMapper:
     the per-record work to the fields the stream actually carries.
     """
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         rule: RuleSpec,
         conversion_urn: str,
@@ -150,7 +150,7 @@ class EventMapper:
             return self.derived_event_id(record)
         return event_id
 
-    def map(self, record: Mapping[str, Any]) -> dict[str, Any] | Rejection:  # noqa: C901, PLR0911, PLR0912, PLR0915
+    def map(self, record: Mapping[str, Any]) -> dict[str, Any] | Rejection:
         """The LinkedIn event for `record`, or why there is none."""
         notes = self.notes
         text = normalize.text

@@ -106,7 +106,7 @@ class RunReport:
             for rule, count in rule_counts.items():
                 self.rules.setdefault(rule, RuleTally()).sent += count
 
-    def reject(  # noqa: PLR0913
+    def reject(
         self,
         *,
         stream: str,

@@ -118,7 +118,7 @@ class RuleManager:
                 what=f"lookup of conversion rule {spec.rule_id}",
             )
         except ApiError as exc:
-            if exc.answer.status == 404:  # noqa: PLR2004
+            if exc.answer.status == 404:
                 raise FatalError(
                     f"Conversion rule {spec.rule_id} does not exist {self._where(spec)} "
                     f"(LinkedIn: {exc.answer.describe()}). Check conversion_rule_id and "
@@ -233,7 +233,7 @@ class RuleManager:
                 found = self._find_by_name(spec)
                 if found is not None:
                     return ResolvedRule(spec, str(found["id"]), linkedin.rule_urn(found["id"]))
-                if attempt == 3:  # noqa: PLR2004
+                if attempt == 3:
                     raise FatalError(
                         f"Could not create conversion rule '{spec.name}' {self._where(spec)}: "
                         f"LinkedIn kept failing ({type(exc).__name__}). Run again later."
@@ -327,7 +327,9 @@ class RuleManager:
                 self.client.call(
                     "PUT",
                     f"/campaignConversions/{key}",
-                    body=json.dumps({"campaign": campaign_urn, "conversion": resolved.urn}).encode(),
+                    body=json.dumps(
+                        {"campaign": campaign_urn, "conversion": resolved.urn}
+                    ).encode(),
                     what=f"link of campaign {campaign} to conversion rule {resolved.rule_id}",
                 )
             except ApiError as exc:

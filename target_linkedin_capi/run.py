@@ -106,7 +106,7 @@ class Run:
                 "to send it to. Add the stream to an entry's streams, or declare a top-level "
                 "rule."
             )
-        by_spec = dict(zip(self.settings.rules, self.ensure_rules()))
+        by_spec = dict(zip(self.settings.rules, self.ensure_rules(), strict=True))
         return [(spec, by_spec[spec]) for spec in specs]
 
     def lowest_unresolved_seq(self, buffered: list[int | None]) -> int | None:

@@ -370,11 +370,11 @@ def _check_api_version(version: str) -> str:
             "api_version", f"'{version}' is not a LinkedIn version (YYYYMM, e.g. 202609)"
         )
     month = int(version[4:6])
-    if not 1 <= month <= 12:  # noqa: PLR2004
+    if not 1 <= month <= 12:
         raise ConfigError("api_version", f"'{version}' is not a YYYYMM month")
     today = datetime.now(timezone.utc)
     age_months = (today.year - int(version[:4])) * 12 + today.month - month
-    if age_months >= 12:  # noqa: PLR2004
+    if age_months >= 12:
         logger.warning(
             "api_version %s is about %d months old; LinkedIn sunsets versions after a year "
             "(426 NONEXISTENT_VERSION). Set a current one, e.g. %s.",
@@ -397,7 +397,7 @@ def _check_fields(setting: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(values)
 
 
-def _rule_spec(  # noqa: C901, PLR0912
+def _rule_spec(
     where: str,
     merged: Mapping[str, Any],
     explicit: set[str],
@@ -465,8 +465,7 @@ def _rule_spec(  # noqa: C901, PLR0912
     if attribution not in linkedin.ATTRIBUTION_TYPES:
         raise ConfigError(
             name_of("attribution_type"),
-            f"'{merged['attribution_type']}' is not one of "
-            f"{', '.join(linkedin.ATTRIBUTION_TYPES)}",
+            f"'{merged['attribution_type']}' is not one of {', '.join(linkedin.ATTRIBUTION_TYPES)}",
         )
 
     post_click = merged.get("post_click_attribution_window_size")
@@ -476,7 +475,7 @@ def _rule_spec(  # noqa: C901, PLR0912
             name_of("post_click_attribution_window_size"),
             f"{post_click} days is not allowed; use 1, 7, 30 or 90 (180 or 365 for some types)",
         )
-    long_types = linkedin.LONG_WINDOW_TYPES if post_click == 365 else linkedin.WINDOW_180_TYPES  # noqa: PLR2004
+    long_types = linkedin.LONG_WINDOW_TYPES if post_click == 365 else linkedin.WINDOW_180_TYPES
     if post_click in (180, 365) and conversion_type not in long_types:
         raise ConfigError(
             name_of("post_click_attribution_window_size"),
@@ -524,7 +523,7 @@ def _rule_spec(  # noqa: C901, PLR0912
     )
 
 
-def parse_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
+def parse_settings(config: Mapping[str, Any]) -> Settings:
     """Check the whole config and build the run's `Settings`; raises `ConfigError`."""
     raw_version = config.get("api_version")
     api_version = _check_api_version(
@@ -533,14 +532,20 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
     api_version_number = int(api_version[:6])
 
     access_token = config.get("access_token") or None
-    refresh_parts = [config.get(key) or None for key in ("refresh_token", "client_id", "client_secret")]
+    refresh_parts = [
+        config.get(key) or None for key in ("refresh_token", "client_id", "client_secret")
+    ]
     if any(refresh_parts) and not all(refresh_parts):
         missing = [
             key
-            for key, value in zip(("refresh_token", "client_id", "client_secret"), refresh_parts)
+            for key, value in zip(
+                ("refresh_token", "client_id", "client_secret"), refresh_parts, strict=True
+            )
             if not value
         ]
-        raise ConfigError(missing[0], "refresh needs refresh_token, client_id and client_secret together")
+        raise ConfigError(
+            missing[0], "refresh needs refresh_token, client_id and client_secret together"
+        )
     if not access_token and not all(refresh_parts):
         raise ConfigError(
             "access_token",
@@ -570,8 +575,14 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
         explicit = (top_explicit - set(IDENTITY_KEYS)) | {
             k for k in RULE_KEYS if _present(entry.get(k))
         }
-        mappings = {**top_mappings, **_check_fields(f"{where}.field_mappings", entry.get("field_mappings") or {})}
-        defaults = {**top_defaults, **_check_fields(f"{where}.field_defaults", entry.get("field_defaults") or {})}
+        mappings = {
+            **top_mappings,
+            **_check_fields(f"{where}.field_mappings", entry.get("field_mappings") or {}),
+        }
+        defaults = {
+            **top_defaults,
+            **_check_fields(f"{where}.field_defaults", entry.get("field_defaults") or {}),
+        }
         rules.append(
             _rule_spec(
                 where, merged, explicit, api_version_number,
@@ -586,11 +597,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:  # noqa: C901
             )
         )
 
-    secrets = tuple(
-        str(value)
-        for value in (access_token, *refresh_parts)
-        if value
-    )
+    secrets = tuple(str(value) for value in (access_token, *refresh_parts) if value)
     max_ratio = config.get("max_rejected_ratio")
     return Settings(
         access_token=access_token,

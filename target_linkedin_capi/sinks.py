@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class RecordInvalid(ValueError):  # noqa: N818
+class RecordInvalid(ValueError):
     """A record that does not match its stream's schema (message holds no values)."""
 
 
@@ -47,7 +47,9 @@ class CompiledValidator(BaseJSONSchemaValidator):
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
             path = ".".join(str(part) for part in exc.path[1:]) or "record"
-            raise RecordInvalid(f"{path} must match its schema ({exc.rule} {exc.rule_definition!r})") from None
+            raise RecordInvalid(
+                f"{path} must match its schema ({exc.rule} {exc.rule_definition!r})"
+            ) from None
 
 
 class ConversionSink(BatchSink):

@@ -90,7 +90,7 @@ class TargetLinkedInCapi(Target):
             # No stream map, flattening or metadata for this stream: the record goes to
             # the sink as it is (the same steps as below, minus the no-op transform).
             record = message_dict["record"]
-            sink._remove_sdc_metadata_from_record(record)  # noqa: SLF001
+            sink._remove_sdc_metadata_from_record(record)
             self._accept(sink, record, None)
         self._handle_max_record_age()
 
@@ -106,11 +106,11 @@ class TargetLinkedInCapi(Target):
                 continue  # filtered out by a stream map
             self._assert_sink_exists(stream_map.stream_alias)
             sink: ConversionSink = self.get_sink(stream_map.stream_alias, record=record)  # type: ignore[assignment]
-            context = sink._get_context(record)  # noqa: SLF001
+            context = sink._get_context(record)
             if sink.include_sdc_metadata_properties:
-                sink._add_sdc_metadata_to_record(record, message_dict, context)  # noqa: SLF001
+                sink._add_sdc_metadata_to_record(record, message_dict, context)
             else:
-                sink._remove_sdc_metadata_from_record(record)  # noqa: SLF001
+                sink._remove_sdc_metadata_from_record(record)
             self._accept(sink, record, context)
         if (
             len(stream_maps) == 1
@@ -122,13 +122,13 @@ class TargetLinkedInCapi(Target):
 
     def _accept(self, sink: ConversionSink, record: dict, context: dict | None) -> None:
         if context is None:
-            context = sink._get_context(record)  # noqa: SLF001
+            context = sink._get_context(record)
         problem = sink.validate_record(record)
         if problem is not None:
             sink.reject_invalid(record, problem)
             return
         record = sink.preprocess_record(record, context)
-        sink._singer_validate_message(record)  # noqa: SLF001
+        sink._singer_validate_message(record)
         sink.tally_record_read()
         sink.process_record(record, context)
         sink.record_counter_metric.increment()
@@ -248,9 +248,7 @@ class TargetLinkedInCapi(Target):
         super(Target, cls).invoke(about=about, about_format=about_format)
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
-        target = cls(
-            config=config.config, validate_config=True, parse_env_config=config.parse_env
-        )
+        target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
         # Everything built so far (modules, SDK objects, settings) lives for the whole run:
         # keep the cyclic garbage collector from re-scanning it while hundreds of thousands
         # of short-lived event dicts come and go. Measured: about a quarter of the run time.

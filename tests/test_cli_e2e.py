@@ -56,7 +56,9 @@ def test_the_event_matches_linkedins_schema(emu, tmp_path):
         k: {"type": ["string", "integer", "null"]} for k in
         ("company", "country", "ip", "lead", "fat", "external", "title")}}}  # fmt: skip
     lines = [
-        json.dumps({"type": "SCHEMA", "stream": "leads", "schema": schema, "key_properties": ["id"]}),
+        json.dumps(
+            {"type": "SCHEMA", "stream": "leads", "schema": schema, "key_properties": ["id"]}
+        ),
         json.dumps({"type": "RECORD", "stream": "leads", "record": row}),
     ]
     config = base_config(emu, rule, field_mappings=mappings)
@@ -91,7 +93,16 @@ def test_invalid_records_are_rejected_while_valid_ones_in_the_same_batch_go_out(
     assert reasons == {1: "timestamp_too_old", 2: "value_negative", 3: "currency_missing",
                        4: "no_identifier"}  # fmt: skip
     for line in result.rejected:
-        assert set(line) == {"stream", "rule", "reason", "message", "field", "key", "event_id", "source"}
+        assert set(line) == {
+            "stream",
+            "rule",
+            "reason",
+            "message",
+            "field",
+            "key",
+            "event_id",
+            "source",
+        }
         assert line["source"] == "local" and line["stream"] == "public-conversions"
         assert "@" not in json.dumps(line)
 
@@ -122,7 +133,10 @@ def test_a_named_rule_is_created_once_across_runs_and_its_campaigns_linked(emu, 
     assert "conversion_rule_id" in first.stderr  # suggests pinning the id
     links = {(link["campaign"], link["conversion"]) for link in emu.state.campaign_links()}
     urn = f"urn:lla:llaPartnerConversion:{rule['id']}"
-    assert links == {("urn:li:sponsoredCampaign:6010001", urn), ("urn:li:sponsoredCampaign:6010002", urn)}
+    assert links == {
+        ("urn:li:sponsoredCampaign:6010001", urn),
+        ("urn:li:sponsoredCampaign:6010002", urn),
+    }
     puts = [r for r in emu.state.requests() if r["method"] == "PUT"]
     assert puts[0]["path"] == (
         "/rest/campaignConversions/(campaign:urn%3Ali%3AsponsoredCampaign%3A6010001,"
@@ -160,7 +174,9 @@ def test_drift_gives_exactly_one_partial_update_with_only_changed_fields(emu, tm
         ({"account": 7020002}, "belongs to ad account"),
     ],
 )
-def test_an_unusable_existing_rule_stops_the_run_before_any_event(emu, tmp_path, rule_kwargs, problem):
+def test_an_unusable_existing_rule_stops_the_run_before_any_event(
+    emu, tmp_path, rule_kwargs, problem
+):
     kwargs = {"account": 5010001, "name": "x", "type": "LEAD", **rule_kwargs}
     rule = emu.add_rule(**kwargs)
     result = run_target(base_config(emu, rule), singer([record(1)]), tmp_path)
@@ -198,7 +214,9 @@ def test_two_streams_feed_two_rules_in_one_run(emu, tmp_path):
 
 def test_a_stream_no_rule_takes_is_an_error_at_its_schema(emu, tmp_path):
     purchases = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
-    config = base_config(emu, "", conversion_rules=[{"streams": ["orders"], "conversion_rule_id": str(purchases)}])
+    config = base_config(
+        emu, "", conversion_rules=[{"streams": ["orders"], "conversion_rule_id": str(purchases)}]
+    )
     config.pop("conversion_rule_id")
     result = run_target(config, singer([record(1)], stream="refunds"), tmp_path)
     assert result.returncode == 1

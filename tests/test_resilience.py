@@ -56,7 +56,9 @@ def test_transient_statuses_are_retried_and_every_event_arrives_once(emu, rule, 
     emu.add_fault({"path": "/rest/conversionEvents", "status": status, "times": 2,
                    "headers": {"Retry-After": "0"}})  # fmt: skip
     n = 1200
-    result = run_target(base_config(emu, rule, batch_size_rows=500), singer([record(i) for i in range(n)]), tmp_path)
+    result = run_target(
+        base_config(emu, rule, batch_size_rows=500), singer([record(i) for i in range(n)]), tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert_exactly_once(emu, n)
     retries = [line for line in result.stderr.splitlines() if "retrying (attempt" in line]
@@ -68,7 +70,9 @@ def test_transient_statuses_are_retried_and_every_event_arrives_once(emu, rule, 
 def test_connection_resets_are_survived(emu, rule, tmp_path):
     emu.add_fault({"path": "/rest/conversionEvents", "action": "reset", "times": 2})
     n = 1000
-    result = run_target(base_config(emu, rule, batch_size_rows=400), singer([record(i) for i in range(n)]), tmp_path)
+    result = run_target(
+        base_config(emu, rule, batch_size_rows=400), singer([record(i) for i in range(n)]), tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert_exactly_once(emu, n)
     assert "ConnectionError" in result.stderr
@@ -165,7 +169,11 @@ def test_one_bad_event_costs_only_that_event(emu, rule, tmp_path, style):
     records = [record(i, event_key=f"evt-{i}") for i in range(n)]
     bad = {"evt-17", "evt-450"}
     emu.add_fault({"reject_event_ids": sorted(bad), "style": style, "times": 0})
-    config = base_config(emu, rule, field_mappings={**base_config(emu, rule)["field_mappings"], "event_id": "event_key"})
+    config = base_config(
+        emu,
+        rule,
+        field_mappings={**base_config(emu, rule)["field_mappings"], "event_id": "event_key"},
+    )
     result = run_target(config, singer(records), tmp_path)
     assert result.returncode == 0, result.stderr
     accepted = [event["eventId"] for event in emu.state.accepted_events()]
@@ -215,7 +223,9 @@ def test_state_is_emitted_during_the_run_and_never_ahead_of_delivery(emu, rule, 
                    "action": {"status": 401, "body": {"status": 401, "serviceErrorCode": 65601,
                               "code": "REVOKED_ACCESS_TOKEN", "message": "revoked"}}})  # fmt: skip
     n = 5000
-    config = base_config(emu, rule, batch_size_rows=250, state_flush_interval_seconds=0, max_inflight_batches=2)
+    config = base_config(
+        emu, rule, batch_size_rows=250, state_flush_interval_seconds=0, max_inflight_batches=2
+    )
     result = run_target(config, singer([record(i) for i in range(n)], state_every=250), tmp_path)
     assert result.returncode == 1
     assert len(result.states) >= 2, "checkpoints were only written at the end"
@@ -243,14 +253,21 @@ def test_state_lines_appear_during_a_long_run(emu, rule, tmp_path):
 def test_no_secret_or_raw_email_appears_anywhere_at_debug(emu, rule, tmp_path):
     emu.add_fault({"path": "/rest/conversionEvents", "action": {"expire_token": True}, "after": 0})
     emu.add_fault({"reject_event_ids": ["evt-3"], "style": "422", "times": 0})
-    rows = [record(i, event_key=f"evt-{i}", first_name="Grace", last_name="Hopper") for i in range(30)]
+    rows = [
+        record(i, event_key=f"evt-{i}", first_name="Grace", last_name="Hopper") for i in range(30)
+    ]
     rows.append(record(99, occurred_at="2001-01-01", email="leaky.person@example.org"))
     config = base_config(
         emu, rule, refresh_token="refresh-1", client_id="client-id", client_secret="client-secret",
         dry_run_output_path=str(tmp_path / "dry.jsonl"),
         field_mappings={**base_config(emu, rule)["field_mappings"], "event_id": "event_key"},
     )  # fmt: skip
-    result = run_target(config, singer(rows), tmp_path, env={"TARGET_LINKEDIN_CAPI_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"})
+    result = run_target(
+        config,
+        singer(rows),
+        tmp_path,
+        env={"TARGET_LINKEDIN_CAPI_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"},
+    )
     assert result.returncode == 0, result.stderr
     assert "DEBUG" in result.stderr
     rejected_text = (tmp_path / "rejected.jsonl").read_text()
@@ -262,7 +279,13 @@ def test_no_secret_or_raw_email_appears_anywhere_at_debug(emu, rule, tmp_path):
     secrets += [e["headers"].get("authorization", "")[7:] for e in emu.state.requests()]
     for secret in filter(None, secrets):
         assert secret not in outputs
-    for raw in ["leaky.person@example.org", "person1@example.com", "Person1@Example.COM", "Grace", "Hopper"]:
+    for raw in [
+        "leaky.person@example.org",
+        "person1@example.com",
+        "Person1@Example.COM",
+        "Grace",
+        "Hopper",
+    ]:
         assert raw.lower() not in outputs.lower()
 
 

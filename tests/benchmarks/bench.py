@@ -87,7 +87,10 @@ def generate(path: Path, records: int) -> None:
             }  # fmt: skip
             out.write(json.dumps({"type": "RECORD", "stream": stream, "record": row}) + "\n")
             if i % 10_000 == 9_999:
-                out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {stream: {"id": i}}}}) + "\n")
+                out.write(
+                    json.dumps({"type": "STATE", "value": {"bookmarks": {stream: {"id": i}}}})
+                    + "\n"
+                )
 
 
 def csv_target() -> Path:
@@ -159,7 +162,7 @@ def accepted(emulator_url: str) -> int:
     return int(state["accepted_events"])
 
 
-def main() -> int:  # noqa: PLR0915
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--memory-records", type=int, default=400_000)
@@ -190,7 +193,9 @@ def main() -> int:  # noqa: PLR0915
         return seconds, rss
 
     print("runs:")
-    results["target"], results["rss_small"] = ours(0, small, args.records, "target-linkedin-capi -> emulator")
+    results["target"], results["rss_small"] = ours(
+        0, small, args.records, "target-linkedin-capi -> emulator"
+    )
     if not args.skip_csv:
         out = work / "csv"
         out.mkdir()
@@ -215,7 +220,9 @@ def main() -> int:  # noqa: PLR0915
     print(f"  2. latency hidden: {args.latency_ms} ms / 0 ms wall time = {ratio:.2f}  (<= 1.5)")
     if "rss_large" in results:
         ratio = results["rss_large"] / results["rss_small"]
-        print(f"  3. memory: peak RSS {args.memory_records} / {args.records} records = {ratio:.2f}  (<= 1.25)")
+        print(
+            f"  3. memory: peak RSS {args.memory_records} / {args.records} records = {ratio:.2f}  (<= 1.25)"
+        )
     return 0
 
 
