@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -104,32 +105,62 @@ def run_target(
     *,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    pace: tuple[int, float] | None = None,
 ) -> RunResult:
-    """Run the real CLI (`python -m target_linkedin_capi`) on `input_text`."""
+    """Run the real CLI (`python -m target_linkedin_capi`) on `input_text`.
+
+    `pace=(lines, seconds)` feeds the input like a slow tap: `lines` at a time, then a pause.
+    """
     config = dict(config)
     config.setdefault("rejected_records_path", str(workdir / "rejected.jsonl"))
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config))
     started = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "target_linkedin_capi", "--config", str(config_path)],
-        input=input_text,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env={**_base_env(), **(env or {})},
-        check=False,
     )
-    states = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    if pace is None:
+        stdout, stderr = proc.communicate(input_text, timeout=timeout)
+    else:
+        out: dict[str, str] = {}
+        readers = [
+            threading.Thread(target=lambda n=name, f=stream: out.__setitem__(n, f.read()))
+            for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))
+        ]
+        for reader in readers:
+            reader.start()
+        _feed(proc, input_text, pace)
+        proc.wait(timeout=timeout)
+        for reader in readers:
+            reader.join()
+        stdout, stderr = out["stdout"], out["stderr"]
+    states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     rejected_path = Path(config["rejected_records_path"])
     rejected = (
         [json.loads(line) for line in rejected_path.read_text().splitlines()]
         if rejected_path.exists()
         else []
     )
-    return RunResult(
-        proc.returncode, proc.stdout, proc.stderr, states, rejected, time.monotonic() - started
-    )
+    return RunResult(proc.returncode, stdout, stderr, states, rejected, time.monotonic() - started)
+
+
+def _feed(proc: subprocess.Popen[str], text: str, pace: tuple[int, float]) -> None:
+    lines, pause = pace
+    rows = text.splitlines(keepends=True)
+    assert proc.stdin is not None
+    try:
+        for start in range(0, len(rows), lines):
+            proc.stdin.write("".join(rows[start : start + lines]))
+            proc.stdin.flush()
+            time.sleep(pause)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the target stopped early; the test looks at why
 
 
 def _base_env() -> dict[str, str]:
