@@ -226,7 +226,8 @@ def test_state_is_emitted_during_the_run_and_never_ahead_of_delivery(emu, rule, 
     config = base_config(
         emu, rule, batch_size_rows=250, state_flush_interval_seconds=0, max_inflight_batches=2
     )
-    result = run_target(config, singer([record(i) for i in range(n)], state_every=250), tmp_path)
+    text = singer([record(i) for i in range(n)], state_every=250)
+    result = run_target(config, text, tmp_path, pace=(500, 0.1))
     assert result.returncode == 1
     assert len(result.states) >= 2, "checkpoints were only written at the end"
     counts = delivered(emu, n)

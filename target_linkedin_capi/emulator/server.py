@@ -10,10 +10,10 @@ import base64
 import contextlib
 import json
 import os
+import select
 import socket
 import struct
 import sys
-import select
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
