@@ -109,6 +109,7 @@ class EventMapper:
         self._keys = tuple(keys)
         self._index = {name: index for index, name in enumerate(CANONICAL_FIELDS)}
         self._event_id_mapped = "event_id" in rule.field_mappings
+        self._currency_defaulted = rule.field_defaults.get("value_currency") is not None
         self._key_prefix = stream_name + "\x1f"
 
     def values(self, record: Mapping[str, Any]) -> list[Any]:
@@ -192,7 +193,7 @@ class EventMapper:
                     "no currency; map value_currency or set field_defaults.value_currency",
                 )  # fmt: skip
             value = {"currencyCode": currency, "amount": amount}
-        elif currency is not None:
+        elif currency is not None and not self._currency_defaulted:
             notes["currency_without_amount"] += 1
 
         # user: identifiers, each dropped (and counted) when unusable.

@@ -36,6 +36,7 @@ _LEAD_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
 # Below this, a number is epoch seconds (1e11 s is the year 5138; 1e11 ms is 1973).
 _EPOCH_SECONDS_BELOW = 100_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MAX_AMOUNT_DIGITS = 40
 
 # ISO 3166-1 alpha-2 (officially assigned codes).
 ISO_COUNTRIES = frozenset(
@@ -375,6 +376,9 @@ def amount(value: object) -> str | None:
         raise Invalid("value_invalid", "value_amount is not a finite number")
     if number < 0:
         raise Invalid("value_negative", "value_amount is negative")
+    # No currency has amounts of 1e40; formatting 1e99999 would build a 100,000-digit string.
+    if number and number.adjusted() >= _MAX_AMOUNT_DIGITS:
+        raise Invalid("value_invalid", "value_amount is implausibly large (1e40 or more)")
     result = format(number, "f")
     return "0" if result in ("-0", "") else result.lstrip("-")
 
@@ -390,7 +394,9 @@ def currency(value: object) -> str | None:
 
 
 def _from_number(number: float | int | Decimal) -> int:
-    if isinstance(number, float) and not math.isfinite(number):
+    if (isinstance(number, float) and not math.isfinite(number)) or (
+        isinstance(number, Decimal) and not number.is_finite()
+    ):
         raise Invalid("timestamp_invalid", "timestamp is not a finite number")
     if number < 0:
         raise Invalid("timestamp_invalid", "timestamp is a negative epoch value")

@@ -10,6 +10,9 @@ import logging
 from collections.abc import Callable
 
 MASK = "***"
+# Real tokens and secrets are long; masking a very short value would garble every log line
+# that happens to contain those letters.
+MIN_SECRET_LENGTH = 6
 
 
 class SecretFilter(logging.Filter):
@@ -19,7 +22,7 @@ class SecretFilter(logging.Filter):
 
     def _mask(self, text: str) -> str:
         for secret in self._secrets():
-            if secret and secret in text:
+            if len(secret) >= MIN_SECRET_LENGTH and secret in text:
                 text = text.replace(secret, MASK)
         return text
 

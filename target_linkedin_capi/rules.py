@@ -315,7 +315,12 @@ class RuleManager:
         if not todo:
             return
         if self.dry_run:
-            action = f"would link campaigns {', '.join(todo)} to rule {resolved.rule_id}"
+            rule = (
+                "the new rule"
+                if resolved.rule_id == DRY_RUN_NEW_RULE_ID
+                else f"rule {resolved.rule_id}"
+            )
+            action = f"would link campaigns {', '.join(todo)} to {rule}"
             logger.info("Dry run: %s", action)
             resolved.actions.append(action)
             resolved.linked_campaigns.update(todo)

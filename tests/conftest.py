@@ -1,0 +1,182 @@
+"""Shared fixtures for the unit tests: a valid base config, settings, mappers and clients.
+
+Everything here is offline: HTTP goes to `requests-mock` (the `requests_mock` fixture of the
+requests-mock pytest plugin) at API_BASE, which is never a real host.
+
+Test modules get the helpers through fixtures (`make_config`, `make_settings`,
+`make_mapper`, `make_client`) rather than by importing this file (the e2e tests have a
+conftest of their own, so `import conftest` is ambiguous). The constants below are repeated
+where a test module needs them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from target_linkedin_capi.auth import TokenManager
+from target_linkedin_capi.client import LinkedInClient
+from target_linkedin_capi.mapping import EventMapper
+from target_linkedin_capi.settings import Settings, parse_settings
+
+API_BASE = "https://api.linkedin.test/rest"
+OAUTH_URL = "https://www.linkedin.test/oauth/v2/accessToken"
+TOKEN = "tok-SECRET-abc123"
+ACCOUNT = "123"
+RULE = "456"
+RULE_URN = f"urn:lla:llaPartnerConversion:{RULE}"
+ACCOUNT_QUERY = "account=urn%3Ali%3AsponsoredAccount%3A123"
+DAY_MS = 86_400_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    """A minimal valid config; `None` values remove a key."""
+    config: dict[str, Any] = {
+        "access_token": TOKEN,
+        "ad_account_id": ACCOUNT,
+        "conversion_rule_id": RULE,
+        "api_version": "202609",
+        "api_base_url": API_BASE,
+        "oauth_token_url": OAUTH_URL,
+    }
+    config.update(overrides)
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def settings_of(**overrides: Any) -> Settings:
+    return parse_settings(base_config(**overrides))
+
+
+def mapper_of(
+    *,
+    stream: str = "orders",
+    keys: tuple[str, ...] = (),
+    notes: Counter[str] | None = None,
+    api_version: int = 202609,
+    **overrides: Any,
+) -> EventMapper:
+    """An EventMapper for the (single) rule of `base_config(**overrides)`."""
+    spec = settings_of(**overrides).rules[0]
+    return EventMapper(
+        spec,
+        RULE_URN,
+        spec.label,
+        stream,
+        keys,
+        api_version,
+        notes if notes is not None else Counter(),
+    )
+
+
+def make_client(**overrides: Any) -> LinkedInClient:
+    """A real LinkedInClient with tiny backoff; HTTP is answered by requests-mock."""
+    session = requests.Session()
+    token_args = {
+        "access_token": TOKEN,
+        "refresh_token": None,
+        "client_id": None,
+        "client_secret": None,
+    }
+    token_args.update({k: overrides.pop(k) for k in list(overrides) if k in token_args})
+    tokens = TokenManager(
+        **token_args,
+        oauth_token_url=OAUTH_URL,
+        session=session,
+        timeout=(1.0, 1.0),
+    )
+    args: dict[str, Any] = {
+        "api_base_url": API_BASE,
+        "api_version": "202609",
+        "tokens": tokens,
+        "session": session,
+        "connect_timeout": 1.0,
+        "read_timeout": 1.0,
+        "retry_max_attempts": 4,
+        "retry_max_wait_seconds": 30,
+        "rate_limit_per_minute": 10_000,
+        "backoff_base": 0.01,
+        "backoff_max": 0.02,
+    }
+    args.update(overrides)
+    client = LinkedInClient(**args)
+    # The client waits between retries on its abort event (so that a fatal error in one
+    # thread cuts the others' waits short). Route those waits through time.sleep, which
+    # the `sleeps` and `fake_clock` fixtures replace: no test really waits.
+    client.aborted = SleepingEvent()
+    return client
+
+
+class SleepingEvent(threading.Event):
+    """An Event whose timed wait is a time.sleep (looked up at call time)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self.is_set() and timeout:
+            time.sleep(timeout)
+        return self.is_set()
+
+
+@pytest.fixture
+def make_config() -> Callable[..., dict[str, Any]]:
+    return base_config
+
+
+@pytest.fixture
+def make_settings() -> Callable[..., Settings]:
+    return settings_of
+
+
+@pytest.fixture
+def make_mapper() -> Callable[..., EventMapper]:
+    return mapper_of
+
+
+@pytest.fixture(name="make_client")
+def make_client_fixture(requests_mock: Any) -> Callable[..., LinkedInClient]:
+    """LinkedInClient factory; requesting it activates requests-mock."""
+    return make_client
+
+
+@pytest.fixture
+def client(requests_mock: Any) -> LinkedInClient:
+    return make_client()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Replace time.sleep (used by tenacity and the rate limiter); records each wait."""
+    recorded: list[float] = []
+    monkeypatch.setattr(time, "sleep", recorded.append)
+    return recorded
+
+
+class FakeClock:
+    """time.monotonic that only moves when time.sleep is called."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    return clock
