@@ -160,23 +160,13 @@ class Emulator:
         """Remove all faults."""
         self.state.clear_faults()
 
-    def add_rule(
-        self,
-        account: int,
-        name: str,
-        type: str = "PURCHASE",
-        conversion_method: str = "CONVERSIONS_API",
-        enabled: bool = True,
-        attribution_type: str = "LAST_TOUCH_BY_CAMPAIGN",
-        post_click: int = 30,
-        view_through: int = 7,
-        campaigns: Iterable[int] = (),
-    ) -> int:
-        """Create a pre-existing rule (optionally linked to campaigns); returns its numeric id."""
-        return self.state.add_rule(
-            account, name, type, conversion_method, enabled, attribution_type,
-            post_click, view_through, campaigns,
-        )  # fmt: skip
+    def add_rule(self, account: int, name: str, **fields: Any) -> int:
+        """Create a pre-existing rule (optionally linked to campaigns); returns its numeric id.
+
+        Keyword fields as `State.add_rule`: type, conversion_method, enabled,
+        attribution_type, post_click, view_through, campaigns.
+        """
+        return self.state.add_rule(account, name, **fields)
 
     def add_account(self, account: int, name: str | None = None) -> None:
         """Register an ad account."""

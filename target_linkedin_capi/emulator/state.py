@@ -193,24 +193,14 @@ class State:
             self._link(campaign_urn(int(campaign_id)), conversion_urn(rule_id), now_ms())
         return rule_id
 
-    def add_rule(
-        self,
-        account: int,
-        name: str,
-        type: str = "PURCHASE",
-        conversion_method: str = "CONVERSIONS_API",
-        enabled: bool = True,
-        attribution_type: str = "LAST_TOUCH_BY_CAMPAIGN",
-        post_click: int = 30,
-        view_through: int = 7,
-        campaigns: Iterable[int] = (),
-    ) -> int:
-        """Create a pre-existing rule (no validation, optionally linked); return its numeric id."""
+    def add_rule(self, account: int, name: str, **fields: Any) -> int:
+        """Create a pre-existing rule (no validation, optionally linked); return its numeric id.
+
+        Keyword fields as `_add_rule`: type, conversion_method, enabled, attribution_type,
+        post_click, view_through, campaigns.
+        """
         with self._lock:
-            return self._add_rule(
-                account, name, type, conversion_method, enabled, attribution_type,
-                post_click, view_through, campaigns,
-            )  # fmt: skip
+            return self._add_rule(account, name, **fields)
 
     def add_token(self, token: str, accounts: Iterable[int] | None = None) -> None:
         """Register a valid access token, optionally restricted to some ad accounts."""
