@@ -112,6 +112,15 @@ class EventMapper:
         self._currency_defaulted = rule.field_defaults.get("value_currency") is not None
         self._key_prefix = stream_name + "\x1f"
 
+    def reads(self, name: str) -> bool:
+        """Whether the field can have a value for this stream (mapped, present or defaulted)."""
+        index = self._index[name]
+        return (
+            self._keys[index] != _ABSENT
+            or any(i == index for i, _ in self._dotted)
+            or any(i == index for i, _ in self._defaults)
+        )
+
     def values(self, record: Mapping[str, Any]) -> list[Any]:
         """The raw value of every canonical field, defaults applied, in field order."""
         get = record.get

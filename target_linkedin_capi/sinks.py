@@ -104,6 +104,13 @@ class ConversionSink(BatchSink):
                 schema_properties=None if open_schema else frozenset(properties),
             )
             self.mappers.append((mapper, tally))
+            if mapper.reads("oracle_moat_id") and mapper.api_version >= 202609:
+                self.logger.warning(
+                    "%s maps oracle_moat_id: LinkedIn's 2026 schema no longer lists "
+                    "ORACLE_MOAT_ID. Should LinkedIn refuse it, the events that carry it are "
+                    "rejected with LinkedIn's reason (see the rejected-records file).",
+                    rule.label,
+                )
 
     def validate_record(self, record: dict[str, Any]) -> str | None:
         """None when the record matches its schema, else why (no values)."""
