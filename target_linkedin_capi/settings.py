@@ -41,18 +41,22 @@ RULE_KEYS = (
 IDENTITY_KEYS = ("conversion_rule_id", "conversion_rule_name")
 
 
+# Ids are digits, often written unquoted in YAML: accept numbers as well as strings.
+_ID = th.CustomType({"type": ["string", "integer"]})
+
+
 def _rule_properties() -> list[th.Property]:
     return [
         th.Property(
             "ad_account_id",
-            th.StringType,
+            _ID,
             title="Ad account",
             description="LinkedIn ad account that owns the rule: `123` or "
             "`urn:li:sponsoredAccount:123`. Required (top level or in each rule entry).",
         ),
         th.Property(
             "conversion_rule_id",
-            th.StringType,
+            _ID,
             title="Conversion rule id",
             description="Existing Conversions-API rule to send to (numeric id or "
             "`urn:lla:llaPartnerConversion:<id>`). Verified at startup.",
@@ -93,7 +97,7 @@ def _rule_properties() -> list[th.Property]:
         ),
         th.Property(
             "campaign_ids",
-            th.ArrayType(th.StringType),
+            th.ArrayType(_ID),
             title="Campaigns",
             description="Campaigns to associate with the rule (ids or "
             "`urn:li:sponsoredCampaign:` URNs). Links are only ever added, never removed.",
