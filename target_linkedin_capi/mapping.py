@@ -236,7 +236,15 @@ class EventMapper:
         first = text(raw_first)
         last = text(raw_last)
         if first and last:
-            info: dict[str, str] = {"firstName": first, "lastName": last}
+            info: dict[str, str] = {}
+            # From 202609 LinkedIn takes SHA-256 names (hashedFirstName/hashedLastName); a
+            # name that already is a 64-hex hash goes there instead of being sent as text.
+            hashed_ok = self.api_version >= 202609
+            for key, name in (("FirstName", first), ("LastName", last)):
+                if hashed_ok and len(name) == 64 and normalize.is_sha256_hex(name):
+                    info[f"hashed{key}"] = name.lower()
+                else:
+                    info[key[0].lower() + key[1:]] = name
             company = text(raw_company)
             if company:
                 info["companyName"] = company

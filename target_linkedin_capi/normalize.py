@@ -307,6 +307,11 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+def is_sha256_hex(value: str) -> bool:
+    """64 hex digits: an identifier hashed upstream."""
+    return _HEX64.match(value) is not None
+
+
 def email_hash(value: object) -> str | None:
     """SHA-256 hex of the trimmed, lower-cased address; 64-hex input is already a hash.
 

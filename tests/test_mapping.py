@@ -662,3 +662,13 @@ def test_schema_properties_limit_same_named_fallback(
     assert event["user"]["userIds"] == [{"idType": "SHA256_EMAIL", "idValue": EMAIL_HASH}]
     assert event["user"]["externalIds"] == ["anon"]  # not in the schema: the default
     assert "lead" not in event["user"]  # not in the schema, not mapped: never read
+
+
+def test_hashed_names_go_to_hashed_fields_from_202609(make_mapper):
+    hashed = hashlib.sha256(b"ada").hexdigest()
+    recent = int(time.time() * 1000) - 3_600_000
+    record = {"timestamp": recent, "first_name": hashed.upper(), "last_name": "Lovelace"}
+    newer = make_mapper(api_version=202609).map(record)
+    assert newer["user"]["userInfo"] == {"hashedFirstName": hashed, "lastName": "Lovelace"}
+    older = make_mapper(api_version=202608).map(record)
+    assert older["user"]["userInfo"] == {"firstName": hashed.upper(), "lastName": "Lovelace"}
