@@ -10,10 +10,18 @@ import logging
 import threading
 
 import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from target_linkedin_capi.errors import FatalError
 
 logger = logging.getLogger(__name__)
+
+_REFRESH_ATTEMPTS = 4
+
+
+class _TransientRefresh(Exception):
+    """The OAuth endpoint answered 429 or 5xx: worth another try."""
+
 
 REAUTH_ADVICE = (
     "Get a new token: either an OAuth token with the scopes rw_conversions and r_ads (set "
@@ -72,9 +80,10 @@ class TokenManager:
             assert self._token is not None
             return self._token
 
-    def _refresh_locked(self) -> None:
-        logger.info("Refreshing the LinkedIn access token at %s", self._url)
-        try:
+    def _post_refresh(self) -> requests.Response:
+        """The refresh POST, retried on connection errors, timeouts and 5xx/429."""
+
+        def attempt() -> requests.Response:
             response = self._session.post(
                 self._url,
                 data={
@@ -86,10 +95,35 @@ class TokenManager:
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
                 timeout=self._timeout,
             )
-        except requests.RequestException as exc:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _TransientRefresh(f"HTTP {response.status_code}")
+            return response
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(
+                (_TransientRefresh, requests.ConnectionError, requests.Timeout)
+            ),
+            stop=stop_after_attempt(_REFRESH_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.5, max=10),
+            before_sleep=lambda state: logger.warning(
+                "Refreshing the access token failed (%s); retrying (attempt %d of %d)",
+                type(state.outcome.exception()).__name__ if state.outcome else "error",
+                state.attempt_number + 1,
+                _REFRESH_ATTEMPTS,
+            ),
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _refresh_locked(self) -> None:
+        logger.info("Refreshing the LinkedIn access token at %s", self._url)
+        try:
+            response = self._post_refresh()
+        except (requests.RequestException, _TransientRefresh) as exc:
             raise FatalError(
-                f"Could not reach LinkedIn's OAuth endpoint {self._url} to refresh the access "
-                f"token ({type(exc).__name__})."
+                f"Could not refresh the access token at {self._url}: "
+                f"{exc if isinstance(exc, _TransientRefresh) else type(exc).__name__}, "
+                f"{_REFRESH_ATTEMPTS} attempts. Run again later."
             ) from None
         try:
             body = response.json()

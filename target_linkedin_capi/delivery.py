@@ -21,11 +21,15 @@ from typing import Any
 import msgspec
 
 from target_linkedin_capi.client import LinkedInClient, RejectedBatch
+from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.report import JsonLines, RunReport, mask_key, redact_linkedin_message
 
 logger = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
+# LinkedIn's answers that concern the rule, not the events (reference §1.5 and §10).
+_RULE_LEVEL = ("marked as deleted", "method should be CONVERSIONS_API")
+_SYSTEMIC_AFTER = 20
 
 
 @dataclass(slots=True)
@@ -65,6 +69,9 @@ class Dispatcher:
         self._inflight: dict[int, int] = {}  # batch number -> lowest record seq in it
         self._next_batch = 0
         self._error: BaseException | None = None
+        # Single events refused without an index since the last success: many in a row mean
+        # the refusal is about something else than those events.
+        self._singles_refused_without_index = 0
 
     # -- main thread ------------------------------------------------------------------------
 
@@ -84,7 +91,7 @@ class Dispatcher:
         try:
             self._pool.submit(self._run, number, items)
         except BaseException:
-            self._finish(number)
+            self._finish(number, resolved=False)
             raise
 
     def lowest_unresolved_seq(self) -> int | None:
@@ -112,10 +119,12 @@ class Dispatcher:
     # -- delivery threads -------------------------------------------------------------------
 
     def _run(self, number: int, items: list[Item]) -> None:
+        delivered = False
         try:
             if self._error is None:  # after a fatal error nothing more is sent
                 for start in range(0, len(items), self.batch_size):
                     self._deliver(items[start : start + self.batch_size])
+                delivered = self._error is None
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             with self._lock:
                 if self._error is None:
@@ -123,11 +132,14 @@ class Dispatcher:
             if self.client is not None:
                 self.client.aborted.set()
         finally:
-            self._finish(number)
+            self._finish(number, resolved=delivered)
 
-    def _finish(self, number: int) -> None:
+    def _finish(self, number: int, *, resolved: bool) -> None:
         with self._lock:
-            self._inflight.pop(number, None)
+            # A batch that failed (or was skipped after a failure) stays "in flight" for
+            # good, so no checkpoint can ever cover its records.
+            if resolved:
+                self._inflight.pop(number, None)
             self._lock.notify_all()
         self._slots.release()
 
@@ -151,6 +163,24 @@ class Dispatcher:
             self._accepted(chunk)
 
     def _after_refusal(self, chunk: Sequence[Item], refused: RejectedBatch) -> list[Sequence[Item]]:
+        rule_problem = next((p for p in _RULE_LEVEL if p in refused.answer.message), None)
+        if rule_problem is not None:
+            # About the rule, not the events (it was disabled, or is not a Conversions API
+            # rule, since startup): rejecting every event would lose them all.
+            raise FatalError(
+                f"LinkedIn refused events because of their conversion rule: "
+                f"{refused.answer.describe()}. The rule changed after the target checked it "
+                "at startup; enable it or point the target at a Conversions API rule, then run "
+                "again (nothing after the last checkpoint was marked as delivered)."
+            )
+        if len(chunk) == 1 and not refused.failures:
+            self._singles_refused_without_index += 1
+            if self._singles_refused_without_index >= _SYSTEMIC_AFTER:
+                raise FatalError(
+                    f"LinkedIn refused {self._singles_refused_without_index} events one by one "
+                    f"with the same kind of answer and no element named ({refused.answer.describe()}); "
+                    "that is not a problem of single events. Stopping instead of rejecting them all."
+                )
         status = refused.answer.status
         reason = "linkedin_invalid_event" if status == 422 else "linkedin_rejected_event"
         if refused.failures:
@@ -175,6 +205,7 @@ class Dispatcher:
         return [chunk[half:], chunk[:half]]
 
     def _accepted(self, chunk: Sequence[Item]) -> None:
+        self._singles_refused_without_index = 0
         self.report.sent(Counter(item.rule for item in chunk))
 
     def _reject(self, item: Item, reason: str, message: str) -> None:

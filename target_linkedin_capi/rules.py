@@ -20,6 +20,7 @@ import requests
 from target_linkedin_capi import linkedin, restli
 from target_linkedin_capi.client import ApiError, LinkedInClient, TransientError
 from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.report import JsonLines
 from target_linkedin_capi.settings import RuleSpec
 
 logger = logging.getLogger(__name__)
@@ -61,9 +62,12 @@ class ResolvedRule:
 class RuleManager:
     """Ensures every configured rule once per run; safe to call from several threads."""
 
-    def __init__(self, client: LinkedInClient, *, dry_run: bool) -> None:
+    def __init__(
+        self, client: LinkedInClient, *, dry_run: bool, dry_run_output: JsonLines | None = None
+    ) -> None:
         self.client = client
         self.dry_run = dry_run
+        self.dry_run_output = dry_run_output
         self._lock = threading.Lock()
         self._resolved: dict[RuleSpec, ResolvedRule] = {}
         self._by_identity: dict[tuple[str, str], ResolvedRule] = {}
@@ -207,6 +211,7 @@ class RuleManager:
                 f"{spec.view_through_window} d) {self._where(spec)}"
             )
             logger.info("Dry run: %s", action)
+            self._would_send("POST", "/conversions", None, body)
             return ResolvedRule(
                 spec, DRY_RUN_NEW_RULE_ID, linkedin.rule_urn(DRY_RUN_NEW_RULE_ID), [action]
             )
@@ -282,6 +287,13 @@ class RuleManager:
             action = f"would change rule {resolved.rule_id}: {described}"
             logger.info("Dry run: %s", action)
             resolved.actions.append(action)
+            self._would_send(
+                "POST",
+                f"/conversions/{resolved.rule_id}",
+                self._account_query(spec),
+                {"patch": {"$set": changes}},
+                "PARTIAL_UPDATE",
+            )
             return
         try:
             self.client.call(
@@ -324,6 +336,15 @@ class RuleManager:
             logger.info("Dry run: %s", action)
             resolved.actions.append(action)
             resolved.linked_campaigns.update(todo)
+            for campaign in todo:
+                campaign_urn = linkedin.campaign_urn(campaign)
+                key = restli.encode_key({"campaign": campaign_urn, "conversion": resolved.urn})
+                self._would_send(
+                    "PUT",
+                    f"/campaignConversions/{key}",
+                    None,
+                    {"campaign": campaign_urn, "conversion": resolved.urn},
+                )
             return
         for campaign in todo:
             campaign_urn = linkedin.campaign_urn(campaign)
@@ -337,18 +358,38 @@ class RuleManager:
                     ).encode(),
                     what=f"link of campaign {campaign} to conversion rule {resolved.rule_id}",
                 )
-            except ApiError as exc:
+            except (ApiError, FatalError) as exc:
+                answer = exc.answer.describe() if isinstance(exc, ApiError) else str(exc)
                 raise FatalError(
                     f"Could not link campaign {campaign} to conversion rule {resolved.rule_id} "
-                    f"{self._where(spec)} ({exc.answer.describe()}). Check that the campaign "
-                    "exists and belongs to that ad account (campaign_ids). The rule itself is "
-                    "kept; the next run finds it and only retries the links."
+                    f"{self._where(spec)} ({answer}). Check that the campaign exists and "
+                    "belongs to that ad account (campaign_ids). The rule itself is kept; the "
+                    "next run finds it and only retries the links."
                 ) from None
             logger.info("Linked campaign %s to conversion rule %s", campaign, resolved.rule_id)
             resolved.linked_campaigns.add(campaign)
         resolved.actions.append(f"linked campaigns {', '.join(todo)} to rule {resolved.rule_id}")
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _would_send(
+        self,
+        method: str,
+        path: str,
+        query: str | None,
+        body: dict[str, Any],
+        restli_method: str | None = None,
+    ) -> None:
+        """A dry run's record of a write it did not make (no Authorization header)."""
+        if self.dry_run_output is not None:
+            self.dry_run_output.write(
+                {
+                    "method": method,
+                    "url": self.client.url(path, query),
+                    "headers": self.client.headers(restli_method),
+                    "body": body,
+                }
+            )
 
     def _call_json(
         self, spec: RuleSpec, method: str, path: str, query: str, *, what: str

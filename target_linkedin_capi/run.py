@@ -30,6 +30,8 @@ class Run:
         self.settings = settings
         self.report = RunReport(settings.rejected_records_path)
         self.checkpoints = Checkpoints(write_state)
+        # A dry run delivers nothing, so it must not move the tap's bookmark either.
+        self.checkpoints.closed = settings.dry_run
         self.dry_run_output = JsonLines(settings.dry_run_output_path)
         self._rules_lock = threading.Lock()
         self._rules_ready: list[ResolvedRule] | None = None
@@ -89,7 +91,11 @@ class Run:
         """Every configured rule, verified/created/reconciled/linked once per run."""
         with self._rules_lock:
             if self._rules_ready is None:
-                manager = RuleManager(self.client, dry_run=self.settings.dry_run)
+                manager = RuleManager(
+                    self.client,
+                    dry_run=self.settings.dry_run,
+                    dry_run_output=self.dry_run_output,
+                )
                 self._rules_ready = manager.ensure_all(self.settings.rules)
                 if self.settings.dry_run:
                     for rule in self._rules_ready:

@@ -52,6 +52,14 @@ class CompiledValidator(BaseJSONSchemaValidator):
             ) from None
 
 
+def _safe_event_id(mapper: EventMapper, record: dict[str, Any]) -> str | None:
+    """The record's event id for the report; a record that broke its schema may not have one."""
+    try:
+        return mapper.event_id_of(record)
+    except (TypeError, ValueError):
+        return None
+
+
 class ConversionSink(BatchSink):
     """Maps each record to one event per rule that its stream feeds, and batches them."""
 
@@ -89,7 +97,9 @@ class ConversionSink(BatchSink):
         # guarded), then compile one mapper per rule.
         resolved = self.target.run.rules_for_stream(self.stream_name)
         properties = self.schema.get("properties")
-        open_schema = properties is None or bool(self.schema.get("additionalProperties"))
+        # JSON Schema allows undeclared properties unless additionalProperties is false, and
+        # the SDK passes them on: only a closed schema rules a same-named property out.
+        open_schema = properties is None or self.schema.get("additionalProperties") is not False
         self.mappers = []
         for spec, rule in resolved:
             tally = self.report.tally(rule.label)
@@ -133,7 +143,8 @@ class ConversionSink(BatchSink):
             tally.received += 1
             self.report.reject(
                 stream=self.stream_name, rule=mapper.label, reason="schema_invalid",
-                message=problem, field=None, key=key, event_id=None, source="local",
+                message=problem, field=None, key=key, event_id=_safe_event_id(mapper, record),
+                source="local",
             )  # fmt: skip
 
     @override

@@ -13,7 +13,11 @@ import msgspec
 from singer_sdk import Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    MapExpressionError,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -148,6 +152,12 @@ class TargetLinkedInCapi(Target):
     @override
     def _process_schema_message(self, message_dict: dict) -> None:
         self._plain_sinks.clear()  # a new schema may bring a new sink or stream map
+        stream = message_dict.get("stream")
+        if isinstance(stream, str):
+            # The first SCHEMA is where LinkedIn is first needed: rules are checked (once
+            # per run) here, before the SDK builds the sink, so a rule problem is reported
+            # as itself and not as a failed sink.
+            self.run.rules_for_stream(stream)
         super()._process_schema_message(message_dict)
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -171,8 +181,9 @@ class TargetLinkedInCapi(Target):
     def _all_sinks(self) -> list[ConversionSink]:
         return [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
 
-    def _emit_ready_states(self) -> None:
-        self.run.dispatcher.raise_if_failed()
+    def _emit_ready_states(self, *, check_failed: bool = True) -> None:
+        if check_failed:
+            self.run.dispatcher.raise_if_failed()
         lowest = self.run.lowest_unresolved_seq([s.lowest_buffered_seq for s in self._all_sinks()])
         self.run.report.rejected_file.flush()
         self.run.checkpoints.emit_ready(lowest)
@@ -208,6 +219,7 @@ class TargetLinkedInCapi(Target):
         share = self.run.report.total_rejected / routed
         if share > limit:
             self._log_summary()
+            self.run.checkpoints.closed = True  # withhold the final checkpoint
             raise FatalError(
                 f"{share:.1%} of the records were rejected, more than max_rejected_ratio "
                 f"({limit:.1%}). The valid events were delivered, but this run's final "
@@ -226,8 +238,13 @@ class TargetLinkedInCapi(Target):
                 "Rejected records are listed in %s", self.run.settings.rejected_records_path
             )
 
-    def fail(self, exc: FatalError) -> None:
-        """Stop after an unrecoverable error: no more state, a clear report."""
+    def fail(self, exc: Exception) -> None:
+        """Stop after an unrecoverable error: a clear report, no state past delivery."""
+        if "dispatcher" in self.run.__dict__ and not self.run.checkpoints.closed:
+            # Checkpoints already earned (every record before them delivered or rejected)
+            # are still written: failed batches stay pinned as unresolved, so none of these
+            # can cover them. The next run then re-sends less.
+            self._emit_ready_states(check_failed=False)
         self.run.checkpoints.closed = True
         self.logger.error("%s", exc)
         self.logger.debug("Where the run stopped", exc_info=exc)
@@ -266,6 +283,10 @@ class TargetLinkedInCapi(Target):
             target.listen(file_input)
         except FatalError as exc:
             target.fail(exc)
+            sys.exit(1)
+        except (InvalidInputLine, RecordsWithoutSchemaException, MapExpressionError) as exc:
+            # The tap's output (or a stream map) is broken: say so plainly.
+            target.fail(FatalError(f"The input cannot be processed: {exc}"))
             sys.exit(1)
 
 

@@ -182,6 +182,7 @@ def test_an_unusable_existing_rule_stops_the_run_before_any_event(
     result = run_target(base_config(emu, rule), singer([record(1)]), tmp_path)
     assert result.returncode == 1
     assert problem in result.stderr and str(rule) in result.stderr
+    assert "Error initializing target sink" not in result.stderr  # one message, the right one
     assert event_posts(emu) == []
     assert "Traceback" not in result.stderr
 
@@ -232,6 +233,16 @@ def test_dry_run_writes_nothing_to_linkedin_and_prints_the_plan(emu, tmp_path):
     assert all(r["method"] == "GET" for r in emu.state.requests())
     assert "would change rule" in result.stderr and "name Old name -> New name" in result.stderr
     assert "would link campaigns 6010001" in result.stderr
+    planned = [json.loads(x) for x in (tmp_path / "dry.jsonl").read_text().splitlines()]
+    writes = [(p["method"], p["url"].split("/rest", 1)[1]) for p in planned]
+    assert writes[:2] == [
+        ("POST", f"/conversions/{rule}?account=urn%3Ali%3AsponsoredAccount%3A5010001"),
+        ("PUT", "/campaignConversions/(campaign:urn%3Ali%3AsponsoredCampaign%3A6010001,"
+                f"conversion:urn%3Alla%3AllaPartnerConversion%3A{rule})"),
+    ]  # fmt: skip
+    assert planned[0]["headers"]["X-RestLi-Method"] == "PARTIAL_UPDATE"
+    assert planned[0]["body"] == {"patch": {"$set": {"name": "New name"}}}
+    assert all("Authorization" not in p["headers"] for p in planned)
     created = named_rule_config(emu, dry_run=True)
     result = run_target(created, singer([record(1)]), tmp_path)
     assert result.returncode == 0, result.stderr

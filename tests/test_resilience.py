@@ -297,6 +297,7 @@ def test_dry_run_sends_nothing_and_writes_requests_without_authorization(emu, ru
                          batch_size_rows=40)  # fmt: skip
     result = run_target(config, singer([record(i) for i in range(100)]), tmp_path)
     assert result.returncode == 0, result.stderr
+    assert result.states == []  # delivering nothing, a dry run must not move the bookmark
     assert emu.state.accepted_events() == []
     assert all(r["method"] == "GET" for r in emu.state.requests())
     import json
@@ -305,3 +306,58 @@ def test_dry_run_sends_nothing_and_writes_requests_without_authorization(emu, ru
     assert [len(x["body"]["elements"]) for x in lines] == [40, 40, 20]
     assert all("Authorization" not in x["headers"] and x["method"] == "POST" for x in lines)
     assert lines[0]["url"].endswith("/rest/conversionEvents")
+
+
+DISABLED = (
+    "Invalid Conversion information provided, this event(s) is associated to a conversion "
+    "that's marked as deleted. Conversion enabled should be true, indices [0, 1, 2] (0-indexed)"
+)
+
+
+def test_a_rule_disabled_mid_run_stops_the_run_instead_of_rejecting_every_event(
+    emu, rule, tmp_path
+):
+    emu.add_fault({"path": "/rest/conversionEvents", "after": 1, "times": 0, "status": 400,
+                   "body": {"message": DISABLED, "status": 400}})  # fmt: skip
+    n = 900
+    config = base_config(emu, rule, batch_size_rows=300, max_inflight_batches=1)
+    result = run_target(config, singer([record(i) for i in range(n)], state_every=300), tmp_path)
+    assert result.returncode == 1
+    assert "because of their conversion rule" in result.stderr and "Traceback" not in result.stderr
+    assert not [line for line in result.rejected if line["source"] == "linkedin"]
+    assert len(emu.state.accepted_events()) == 300
+    assert all(state["last_id"] < 300 for state in result.states)
+
+
+def test_a_refusal_of_every_single_event_without_index_is_fatal_not_a_mass_rejection(
+    emu, rule, tmp_path
+):
+    emu.add_fault({"path": "/rest/conversionEvents", "times": 0, "status": 400,
+                   "body": {"message": "Invalid conversion event", "status": 400}})  # fmt: skip
+    n = 400
+    result = run_target(
+        base_config(emu, rule, max_inflight_batches=1),
+        singer([record(i) for i in range(n)]),
+        tmp_path,
+    )
+    assert result.returncode == 1
+    assert "not a problem of single events" in result.stderr
+    assert len(result.rejected) < n
+    assert result.states == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"type": "RECORD", "stream": "public-conversions", "rec\n', "cannot be parsed"),
+        (
+            '{"type": "RECORD", "stream": "orders", "record": {"id": 1}}\n',
+            "before a corresponding schema",
+        ),
+    ],
+)
+def test_broken_input_is_one_clear_error_without_traceback(emu, rule, tmp_path, text, expected):
+    result = run_target(base_config(emu, rule), text, tmp_path)
+    assert result.returncode == 1
+    assert expected in result.stderr.replace("Unable to parse", "cannot be parsed")
+    assert "Traceback" not in result.stderr
