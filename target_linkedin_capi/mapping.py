@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from target_linkedin_capi import linkedin, normalize
-from target_linkedin_capi.fields import CANONICAL_FIELDS
+from target_linkedin_capi.fields import CANONICAL_FIELDS, PASSTHROUGH_ID_TYPES
 from target_linkedin_capi.normalize import Invalid
 from target_linkedin_capi.settings import RuleSpec
 
@@ -108,6 +108,11 @@ class EventMapper:
                 self._defaults.append((index, default))
         self._keys = tuple(keys)
         self._index = {name: index for index, name in enumerate(CANONICAL_FIELDS)}
+        self._passthrough = tuple(
+            (self._index[name], id_type)
+            for name, id_type in PASSTHROUGH_ID_TYPES
+            if self.reads(name)
+        )
         self._event_id_mapped = "event_id" in rule.field_mappings
         self._currency_defaulted = rule.field_defaults.get("value_currency") is not None
         self._key_prefix = stream_name + "\x1f"
@@ -164,11 +169,12 @@ class EventMapper:
         """The LinkedIn event for `record`, or why there is none."""
         notes = self.notes
         text = normalize.text
+        values = self.values(record)
         (
-            raw_timestamp, raw_event_id, raw_amount, raw_currency, raw_email, raw_fat,
-            raw_acxiom, raw_oracle, raw_ip, raw_gaid, raw_first, raw_last, raw_company,
+            raw_timestamp, raw_event_id, raw_amount, raw_currency, raw_email, _fat,
+            _acxiom, _oracle, raw_ip, _gaid, raw_first, raw_last, raw_company,
             raw_title, raw_country, raw_external, raw_lead,
-        ) = self.values(record)  # fmt: skip
+        ) = values  # fmt: skip
 
         # conversionHappenedAt: inside LinkedIn's window, or LinkedIn fails the whole batch.
         try:
@@ -213,12 +219,8 @@ class EventMapper:
                 user_ids.append({"idType": "SHA256_EMAIL", "idValue": hashed})
             elif text(raw_email) is not None:
                 notes["email_unusable_dropped"] += 1
-        for raw, id_type in (
-            (raw_fat, "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID"),
-            (raw_acxiom, "ACXIOM_ID"),
-            (raw_oracle, "ORACLE_MOAT_ID"),
-            (raw_gaid, "GOOGLE_AID"),
-        ):
+        for index, id_type in self._passthrough:  # ids sent as they are, when present
+            raw = values[index]
             if raw is not None:
                 id_value = text(raw)
                 if id_value is not None:
@@ -287,7 +289,9 @@ class EventMapper:
         }
         if value is not None:
             event["conversionValue"] = value
-        event_id = self.event_id_of(record, raw_event_id)
+        event_id = None if raw_event_id is None else text(raw_event_id)
+        if event_id is None and not self._event_id_mapped:
+            event_id = self.derived_event_id(record)
         if event_id is not None:
             event["eventId"] = event_id
         event["user"] = user

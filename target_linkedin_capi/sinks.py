@@ -79,7 +79,10 @@ class ConversionSink(BatchSink):
         self.checkpoints = target.run.checkpoints
         self.mappers: list[tuple[EventMapper, RuleTally]] = []
         self._buffer: list[Item] = []
-        self.max_batch_records = self.max_size  # read per record: computed once
+        # Read per record, so computed once.
+        self.max_batch_records = self.max_size
+        self.key_properties_tuple = tuple(self.key_properties)
+        self.overrides_preprocess = type(self).preprocess_record is not BatchSink.preprocess_record
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:

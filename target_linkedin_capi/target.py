@@ -140,8 +140,11 @@ class TargetLinkedInCapi(Target):
         if problem is not None:
             sink.reject_invalid(record, problem)
             return
-        record = sink.preprocess_record(record, context)
-        sink._singer_validate_message(record)
+        if sink.overrides_preprocess:
+            record = sink.preprocess_record(record, context)
+        for key in sink.key_properties_tuple:  # the SDK's _singer_validate_message, inlined
+            if key not in record:
+                sink._singer_validate_message(record)  # raises MissingKeyPropertiesError
         sink.tally_record_read()
         sink.process_record(record, context)
         sink.record_counter_metric.increment()
