@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +26,6 @@ from target_linkedin_capi.report import JsonLines, RunReport, mask_key, redact_l
 
 logger = logging.getLogger(__name__)
 
-_encode = msgspec.json.Encoder().encode
 # LinkedIn's answers that concern the rule, not the events (reference §1.5 and §10).
 _RULE_LEVEL = ("marked as deleted", "method should be CONVERSIONS_API")
 _SYSTEMIC_AFTER = 20
@@ -36,11 +35,19 @@ _SYSTEMIC_AFTER = 20
 class Item:
     """One event bound for LinkedIn and where it came from (for the rejected file)."""
 
-    event: dict[str, Any]
-    seq: int  # the record's position in the input, for checkpoints
+    body: bytes  # the event, JSON-encoded once
+    event_id: str | None
     stream: str
     rule: str
     key: Mapping[str, Any]  # the record's key properties, raw: masked when reported
+
+
+@dataclass(slots=True)
+class Batch:
+    """One unit of work: records whose events `resolve()` produces (it may wait for them)."""
+
+    min_seq: int  # the lowest record position in the batch, for checkpoints
+    resolve: Callable[[], list[Item]] | None  # dropped once called: frees the raw records
 
 
 class Dispatcher:
@@ -75,11 +82,9 @@ class Dispatcher:
 
     # -- main thread ------------------------------------------------------------------------
 
-    def submit(self, items: list[Item]) -> None:
+    def submit(self, batch: Batch) -> None:
         """Queue a batch; blocks while `max_inflight` batches are being sent."""
         self.raise_if_failed()
-        if not items:
-            return
         self._slots.acquire()
         if self._error is not None:
             self._slots.release()
@@ -87,9 +92,9 @@ class Dispatcher:
         with self._lock:
             number = self._next_batch
             self._next_batch += 1
-            self._inflight[number] = min(item.seq for item in items)
+            self._inflight[number] = batch.min_seq
         try:
-            self._pool.submit(self._run, number, items)
+            self._pool.submit(self._run, number, batch)
         except BaseException:
             self._finish(number, resolved=False)
             raise
@@ -118,10 +123,15 @@ class Dispatcher:
 
     # -- delivery threads -------------------------------------------------------------------
 
-    def _run(self, number: int, items: list[Item]) -> None:
+    def _run(self, number: int, batch: Batch) -> None:
         delivered = False
         try:
-            if self._error is None:  # after a fatal error nothing more is sent
+            if (
+                self._error is None and batch.resolve is not None
+            ):  # after a fatal error nothing more is sent
+                resolve, batch.resolve = batch.resolve, None
+                items = resolve()
+                del resolve
                 for start in range(0, len(items), self.batch_size):
                     self._deliver(items[start : start + self.batch_size])
                 delivered = self._error is None
@@ -150,7 +160,7 @@ class Dispatcher:
             if self._error is not None:
                 return
             chunk = pending.pop()
-            body = _encode({"elements": [item.event for item in chunk]})
+            body = b'{"elements":[' + b",".join(item.body for item in chunk) + b"]}"
             if self.client is None:  # dry run
                 self._record_dry_run(body)
                 self._accepted(chunk)
@@ -216,7 +226,7 @@ class Dispatcher:
             message="LinkedIn: " + redact_linkedin_message(message),
             field=None,
             key=mask_key(item.key),
-            event_id=item.event.get("eventId"),
+            event_id=item.event_id,
             source="linkedin",
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 from target_linkedin_capi import linkedin, normalize
 from target_linkedin_capi.fields import CANONICAL_FIELDS, PASSTHROUGH_ID_TYPES
 from target_linkedin_capi.normalize import Invalid
-from target_linkedin_capi.settings import RuleSpec
+from target_linkedin_capi.plan import RuleSpec
 
 _DAY_MS = 86_400_000
 # Stay a little inside LinkedIn's 90 days: LinkedIn checks with its own clock, seconds or
@@ -144,18 +144,18 @@ class EventMapper:
         return {name: record.get(name) for name in self.key_properties}
 
     def derived_event_id(self, record: Mapping[str, Any]) -> str | None:
-        """Stable across runs for the same stream and key, so replays carry the same id."""
+        """Stable across runs for the same stream and key, so replays carry the same id.
+
+        Built from the values' text, so that a key reads the same however it travelled
+        (a Decimal sent to a worker process arrives as its text).
+        """
         keys = self.key_properties
         if not keys:
             return None
-        # Type-tagged so that 1 and "1" differ; plain text so it is cheap per record.
         if len(keys) == 1:
-            value = record.get(keys[0])
-            key = f"{self._key_prefix}{type(value).__name__}:{value}"
+            key = f"{self._key_prefix}{record.get(keys[0])}"
         else:
-            key = self._key_prefix + "\x1f".join(
-                f"{type(value).__name__}:{value}" for value in map(record.get, keys)
-            )
+            key = self._key_prefix + "\x1f".join(str(value) for value in map(record.get, keys))
         return "k-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
     def event_id_of(self, record: Mapping[str, Any], raw: Any = _ABSENT) -> str | None:

@@ -101,6 +101,10 @@ class RunReport:
         with self._lock:
             self.rules.setdefault(rule, RuleTally()).received += count
 
+    def add_notes(self, rule: str, notes: Mapping[str, int]) -> None:
+        with self._lock:
+            self.rules.setdefault(rule, RuleTally()).notes.update(notes)
+
     def sent(self, rule_counts: Mapping[str, int]) -> None:
         with self._lock:
             for rule, count in rule_counts.items():

@@ -20,8 +20,8 @@ import requests
 from target_linkedin_capi import linkedin, restli
 from target_linkedin_capi.client import ApiError, LinkedInClient, TransientError
 from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.plan import RuleSpec
 from target_linkedin_capi.report import JsonLines
-from target_linkedin_capi.settings import RuleSpec
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ raises `ConfigError` naming the setting, before any record is read or any call i
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import logging
 import re
@@ -22,6 +21,7 @@ from singer_sdk import typing as th
 from target_linkedin_capi import linkedin
 from target_linkedin_capi.errors import ConfigError
 from target_linkedin_capi.fields import CANONICAL_FIELDS
+from target_linkedin_capi.plan import RuleSpec
 
 logger = logging.getLogger(__name__)
 
@@ -267,31 +267,6 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Batches sent concurrently while the target reads on.",
     ),
 ).to_dict()
-
-
-@dataclass(frozen=True, eq=False)  # identity: each declared rule is its own key
-class RuleSpec:
-    """One conversion rule as declared in the config (before LinkedIn is asked)."""
-
-    label: str  # how messages and reports name this rule
-    account_id: str
-    rule_id: str | None
-    name: str | None
-    conversion_type: str | None
-    attribution_type: str
-    post_click_window: int
-    view_through_window: int
-    campaign_ids: tuple[str, ...]
-    streams: tuple[str, ...] | None  # None: the fallback rule for every unmatched stream
-    field_mappings: Mapping[str, str]
-    field_defaults: Mapping[str, Any]
-    # Rule settings the user set explicitly; only these are reconciled with LinkedIn.
-    explicit: frozenset[str] = frozenset()
-
-    def matches(self, stream_name: str) -> bool:
-        return self.streams is not None and any(
-            fnmatch.fnmatchcase(stream_name, pattern) for pattern in self.streams
-        )
 
 
 @dataclass(frozen=True)

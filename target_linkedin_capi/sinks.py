@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 from singer_sdk import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
-from target_linkedin_capi.delivery import Item
-from target_linkedin_capi.mapping import EventMapper, Rejection
-from target_linkedin_capi.report import RuleTally, mask_key
+from target_linkedin_capi.batches import MappedBatch, map_batch
+from target_linkedin_capi.delivery import Batch, Item
+from target_linkedin_capi.mapping import EventMapper
+from target_linkedin_capi.report import mask_key
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -52,16 +54,8 @@ class CompiledValidator(BaseJSONSchemaValidator):
             ) from None
 
 
-def _safe_event_id(mapper: EventMapper, record: dict[str, Any]) -> str | None:
-    """The record's event id for the report; a record that broke its schema may not have one."""
-    try:
-        return mapper.event_id_of(record)
-    except (TypeError, ValueError):
-        return None
-
-
 class ConversionSink(BatchSink):
-    """Maps each record to one event per rule that its stream feeds, and batches them."""
+    """Buffers one stream's records; each batch becomes one event per record and rule."""
 
     MAX_SIZE_DEFAULT = 5000
 
@@ -77,8 +71,9 @@ class ConversionSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.report = target.run.report
         self.checkpoints = target.run.checkpoints
-        self.mappers: list[tuple[EventMapper, RuleTally]] = []
-        self._buffer: list[Item] = []
+        self.mappers: tuple[EventMapper, ...] = ()
+        self._records: list[dict[str, Any]] = []
+        self._seqs: list[int] = []
         # Read per record, so computed once.
         self.max_batch_records = self.max_size
         self.key_properties_tuple = tuple(self.key_properties)
@@ -96,34 +91,35 @@ class ConversionSink(BatchSink):
 
     @override
     def setup(self) -> None:
-        # First SCHEMA of the stream: make sure its rules exist in LinkedIn (once per run,
-        # guarded), then compile one mapper per rule.
+        # The stream's rules were made to match the config when its SCHEMA arrived; here
+        # each gets the mapper that builds its events from this stream's records.
         resolved = self.target.run.rules_for_stream(self.stream_name)
         properties = self.schema.get("properties")
         # JSON Schema allows undeclared properties unless additionalProperties is false, and
         # the SDK passes them on: only a closed schema rules a same-named property out.
         open_schema = properties is None or self.schema.get("additionalProperties") is not False
-        self.mappers = []
+        mappers = []
         for spec, rule in resolved:
-            tally = self.report.tally(rule.label)
             mapper = EventMapper(
                 spec,
                 rule.urn,
                 rule.label,
                 self.stream_name,
-                self.key_properties,
+                self.key_properties_tuple,
                 self.target.run.settings.api_version_number,
-                tally.notes,
+                Counter(),
                 schema_properties=None if open_schema else frozenset(properties),
             )
-            self.mappers.append((mapper, tally))
-            if mapper.reads("oracle_moat_id") and mapper.api_version >= 202609:
+            mappers.append(mapper)
+            self.report.tally(rule.label)
+            if mapper.api_version >= 202609 and mapper.reads("oracle_moat_id"):
                 self.logger.warning(
                     "%s maps oracle_moat_id: LinkedIn's 2026 schema no longer lists "
                     "ORACLE_MOAT_ID. Should LinkedIn refuse it, the events that carry it are "
                     "rejected with LinkedIn's reason (see the rejected-records file).",
                     rule.label,
                 )
+        self.mappers = tuple(mappers)
 
     def validate_record(self, record: dict[str, Any]) -> str | None:
         """None when the record matches its schema, else why (no values)."""
@@ -138,12 +134,15 @@ class ConversionSink(BatchSink):
             return f"record must match its schema ({type(exc).__name__})"
         return None
 
+    def key_of(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {name: record.get(name) for name in self.key_properties_tuple}
+
     def reject_invalid(self, record: dict[str, Any], problem: str) -> None:
         """A record that failed schema validation: rejected for every rule, nothing sent."""
         self.checkpoints.next_seq()
-        key = mask_key({name: record.get(name) for name in self.key_properties})
-        for mapper, tally in self.mappers:
-            tally.received += 1
+        key = mask_key(self.key_of(record))
+        for mapper in self.mappers:
+            self.report.received(mapper.label)
             self.report.reject(
                 stream=self.stream_name, rule=mapper.label, reason="schema_invalid",
                 message=problem, field=None, key=key, event_id=_safe_event_id(mapper, record),
@@ -152,34 +151,60 @@ class ConversionSink(BatchSink):
 
     @override
     def process_record(self, record: dict, context: dict) -> None:
-        seq = self.checkpoints.next_seq()
-        key = {name: record.get(name) for name in self._key_properties}
-        for mapper, tally in self.mappers:
-            # `received` is only ever touched here, on the main thread: no lock needed.
-            tally.received += 1
-            result = mapper.map(record)
-            if result.__class__ is Rejection:
-                self.report.reject(
-                    stream=self.stream_name, rule=mapper.label, reason=result.reason,
-                    message=result.message, field=result.field, key=mask_key(key),
-                    event_id=mapper.event_id_of(record), source="local",
-                )  # fmt: skip
-                continue
-            self._buffer.append(Item(result, seq, self.stream_name, mapper.label, key))
+        # Only buffered here: the batch is mapped as a whole (see batches.py).
+        self._records.append(record)
+        self._seqs.append(self.checkpoints.next_seq())
 
     @property
     def lowest_buffered_seq(self) -> int | None:
-        return self._buffer[0].seq if self._buffer else None
+        return self._seqs[0] if self._seqs else None
 
     @override
     def process_batch(self, context: dict) -> None:
-        # One batch is one unit of work; it is delivered on the dispatcher's threads while
-        # the target reads on. STATE waits for it (see checkpoints.py).
-        items, self._buffer = self._buffer, []
-        self.target.run.dispatcher.submit(items)
+        # One batch is one unit of work: mapped here in one pass, then delivered on the
+        # dispatcher's threads while the target reads on. STATE waits for it (see
+        # checkpoints.py).
+        records, seqs = self._records, self._seqs
+        self._records, self._seqs = [], []
+        if not records:
+            return
+        mapped = map_batch(self.mappers, records)
+        self.target.run.dispatcher.submit(
+            Batch(min_seq=seqs[0], resolve=lambda: self._resolve(mapped, records))
+        )
+
+    def _resolve(self, mapped: MappedBatch, records: list[dict[str, Any]]) -> list[Item]:
+        """Runs on a delivery thread: report the batch's local outcome, return its events."""
+        labels = [mapper.label for mapper in self.mappers]
+        for label in labels:
+            self.report.received(label, len(records))
+        for index, mapper_index, reason, field, message, event_id in mapped.rejections:
+            self.report.reject(
+                stream=self.stream_name, rule=labels[mapper_index], reason=reason,
+                message=message, field=field, key=mask_key(self.key_of(records[index])),
+                event_id=event_id, source="local",
+            )  # fmt: skip
+        for label, notes in zip(labels, mapped.notes, strict=True):
+            self.report.add_notes(label, notes)
+        return [
+            Item(
+                body, event_id, self.stream_name, labels[mapper_index], self.key_of(records[index])
+            )
+            for body, (index, mapper_index, event_id) in zip(
+                mapped.events, mapped.origins, strict=True
+            )
+        ]
 
     @override
     def _after_process_record(self, context: dict) -> None:
         # The SDK logs every record's context at DEBUG; per-record logging costs time and
         # is the kind of line that leaks data. Nothing to do here.
         return
+
+
+def _safe_event_id(mapper: EventMapper, record: dict[str, Any]) -> str | None:
+    """The record's event id for the report; a record that broke its schema may lack one."""
+    try:
+        return mapper.event_id_of(record)
+    except (TypeError, ValueError):
+        return None

@@ -8,6 +8,7 @@ request log and faults are dropped.
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 import time
@@ -59,6 +60,9 @@ def make_rule(rule_id: int, account_id: int, fields: Mapping[str, Any], at: int)
         if optional in fields:
             rule[optional] = copy_json(fields[optional])
     return rule
+
+
+_FREEZE_AFTER = 1000
 
 
 class State:
@@ -434,6 +438,11 @@ class State:
             self._events.extend(elements)
             self._events_by_rule.update(el["conversion"] for el in elements)
             self._accepted_requests += 1
+        if len(elements) >= _FREEZE_AFTER:
+            # Accepted events live until the emulator stops: keep the cyclic garbage
+            # collector from re-scanning them (hundreds of thousands in a benchmark), so
+            # the emulator answers as fast at the end of a long run as at its start.
+            gc.freeze()
 
     def accepted_events(self, start: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         """Copies of accepted elements in arrival order (optionally a slice)."""
