@@ -42,8 +42,10 @@ def _account_of(rule: dict[str, Any]) -> int:
     return int(rule["account"].rpartition(":")[2])
 
 
-def get(request: Request, state: State, rule_key: str) -> Response:
-    """``GET /rest/conversions/{id}?account=...``; the rule keeps its own account."""
+def _visible_rule(
+    request: Request, state: State, rule_key: str, method: str
+) -> dict[str, Any] | Response:
+    """The rule at `/conversions/{rule_key}?account=...`, or LinkedIn's refusal."""
     rule_id = _rule_id(rule_key)
     if isinstance(rule_id, Response):
         return rule_id
@@ -54,7 +56,15 @@ def get(request: Request, state: State, rule_key: str) -> Response:
     if rule is None:
         return json_response(404, errors.entity_not_found(f"Conversion {rule_id} does not exist"))
     if not state.can_access(request.token or "", _account_of(rule)):
-        return denied(request, "conversions", "GET")
+        return denied(request, "conversions", method)
+    return rule
+
+
+def get(request: Request, state: State, rule_key: str) -> Response:
+    """``GET /rest/conversions/{id}?account=...``; the rule keeps its own account."""
+    rule = _visible_rule(request, state, rule_key, "GET")
+    if isinstance(rule, Response):
+        return rule
     return json_response(200, project(rule, request.param("fields")))
 
 
@@ -122,17 +132,10 @@ def partial_update(request: Request, state: State, rule_key: str) -> Response:
         return json_response(
             400, errors.bad_request(f"Unsupported method {method} for conversions/{rule_key}")
         )
-    rule_id = _rule_id(rule_key)
-    if isinstance(rule_id, Response):
-        return rule_id
-    account = _account_param(request)
-    if isinstance(account, Response):
-        return account
-    rule = state.rule(rule_id)
-    if rule is None:
-        return json_response(404, errors.entity_not_found(f"Conversion {rule_id} does not exist"))
-    if not state.can_access(request.token or "", _account_of(rule)):
-        return denied(request, "conversions", "PARTIAL_UPDATE")
+    rule = _visible_rule(request, state, rule_key, "PARTIAL_UPDATE")
+    if isinstance(rule, Response):
+        return rule
+    rule_id = int(rule["id"])
     body = request.body
     patch = body.get("patch") if type(body) is dict else None
     if request.body_error or type(patch) is not dict or type(patch.get("$set", {})) is not dict:
