@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 _REFRESH_ATTEMPTS = 4
 
 
+def _describe(exc: BaseException | None) -> str:
+    return str(exc) if isinstance(exc, _TransientRefresh) else type(exc).__name__
+
+
 class _TransientRefresh(Exception):
     """The OAuth endpoint answered 429 or 5xx: worth another try."""
 
@@ -107,7 +111,7 @@ class TokenManager:
             wait=wait_random_exponential(multiplier=0.5, max=10),
             before_sleep=lambda state: logger.warning(
                 "Refreshing the access token failed (%s); retrying (attempt %d of %d)",
-                type(state.outcome.exception()).__name__ if state.outcome else "error",
+                _describe(state.outcome.exception() if state.outcome else None),
                 state.attempt_number + 1,
                 _REFRESH_ATTEMPTS,
             ),

@@ -40,6 +40,7 @@ from target_linkedin_capi.errors import FatalError
 
 logger = logging.getLogger(__name__)
 
+_MAX_MESSAGE = 300
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REFRESHABLE_CODES = frozenset({"INVALID_ACCESS_TOKEN", "EXPIRED_ACCESS_TOKEN"})
 _INDEX_LINE = re.compile(r"Index:\s*(\d+),\s*")
@@ -73,7 +74,10 @@ class ApiAnswer:
     def describe(self) -> str:
         code = f" {self.code}" if self.code else ""
         rid = f" (x-li-uuid {self.request_id})" if self.request_id else ""
-        return f"HTTP {self.status}{code}: {self.message}{rid}"
+        message = self.message
+        if len(message) > _MAX_MESSAGE:  # e.g. "indices [0, 1, ... 4999]"
+            message = message[:_MAX_MESSAGE] + f"... ({len(message)} characters)"
+        return f"HTTP {self.status}{code}: {message}{rid}"
 
 
 class ApiError(Exception):

@@ -32,17 +32,18 @@ def redact_linkedin_message(message: str) -> str:
     )
 
 
+def mask_value(value: Any) -> Any:
+    """A value for reports: anything that looks like an email is hashed."""
+    if isinstance(value, str) and "@" in value:
+        return "sha256:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
 def mask_key(key: Mapping[str, Any]) -> dict[str, Any]:
-    """Key properties for reports: anything that looks like an email is hashed."""
-    masked: dict[str, Any] = {}
-    for name, value in key.items():
-        if isinstance(value, str) and "@" in value:
-            masked[name] = "sha256:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()
-        elif isinstance(value, (str, int, float, bool)) or value is None:
-            masked[name] = value
-        else:
-            masked[name] = str(value)
-    return masked
+    """Key properties for reports, masked value by value."""
+    return {name: mask_value(value) for name, value in key.items()}
 
 
 @dataclass
@@ -132,7 +133,7 @@ class RunReport:
                 "message": message,
                 "field": field,
                 "key": dict(key),
-                "event_id": event_id,
+                "event_id": mask_value(event_id),  # a key-derived id may be an email
                 "source": source,
             }
         )

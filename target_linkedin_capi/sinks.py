@@ -112,7 +112,12 @@ class ConversionSink(BatchSink):
             )
             mappers.append(mapper)
             self.report.tally(rule.label)
-            if mapper.api_version >= 202609 and mapper.reads("oracle_moat_id"):
+            oracle_source = spec.field_mappings.get("oracle_moat_id", "oracle_moat_id")
+            if mapper.api_version >= 202609 and (
+                "oracle_moat_id" in spec.field_mappings
+                or "oracle_moat_id" in spec.field_defaults
+                or oracle_source in (properties or {})
+            ):
                 self.logger.warning(
                     "%s maps oracle_moat_id: LinkedIn's 2026 schema no longer lists "
                     "ORACLE_MOAT_ID. Should LinkedIn refuse it, the events that carry it are "

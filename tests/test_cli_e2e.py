@@ -39,6 +39,7 @@ def test_12000_records_go_out_in_batches_of_at_most_5000_each_event_once(emu, tm
     assert headers["x-restli-method"] == "BATCH_CREATE"
     assert headers["content-type"] == "application/json"
     assert f"rule {rule}: received {n}, sent {n}, rejected 0" in result.stderr
+    assert "ORACLE_MOAT_ID" not in result.stderr  # warned about only when it is mapped
 
 
 def test_the_event_matches_linkedins_schema(emu, tmp_path):
@@ -248,3 +249,16 @@ def test_dry_run_writes_nothing_to_linkedin_and_prints_the_plan(emu, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "would create rule 'Signups (CAPI)'" in result.stderr
     assert emu.state.rules() == [r for r in emu.state.rules() if r["name"] == "Old name"]
+
+
+def test_an_event_id_that_is_an_email_is_masked_in_the_rejected_file(emu, tmp_path):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    config = base_config(emu, rule)
+    config["field_mappings"] = {**config["field_mappings"], "event_id": "event_key"}
+    rows = [record(1, event_key="buyer@example.com", occurred_at=None)]
+    result = run_target(config, singer(rows), tmp_path)
+    assert result.returncode == 0, result.stderr
+    [line] = result.rejected
+    assert line["reason"] == "timestamp_missing"
+    assert line["event_id"].startswith("sha256:")
+    assert "buyer@example.com" not in json.dumps(result.rejected) + result.stderr
