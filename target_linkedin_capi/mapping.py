@@ -146,8 +146,8 @@ class EventMapper:
     def derived_event_id(self, record: Mapping[str, Any]) -> str | None:
         """Stable across runs for the same stream and key, so replays carry the same id.
 
-        Built from the values' text, so that a key reads the same however it travelled
-        (a Decimal sent to a worker process arrives as its text).
+        Built from the values' text: the same key gives the same id whatever type the tap
+        used for it (1, Decimal("1") and "1" alike).
         """
         keys = self.key_properties
         if not keys:
@@ -289,9 +289,7 @@ class EventMapper:
         }
         if value is not None:
             event["conversionValue"] = value
-        event_id = None if raw_event_id is None else text(raw_event_id)
-        if event_id is None and not self._event_id_mapped:
-            event_id = self.derived_event_id(record)
+        event_id = self.event_id_of(record, raw_event_id)
         if event_id is not None:
             event["eventId"] = event_id
         event["user"] = user

@@ -1,7 +1,7 @@
 """One configured conversion rule, as the rest of the target sees it.
 
 Kept apart from `settings.py` (which needs the SDK for its JSON schema) so that the mapping
-code, which also runs in worker processes, imports nothing heavy.
+code and its tests import nothing heavy.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class ConversionSink(BatchSink):
                 schema_properties=None if open_schema else frozenset(properties),
             )
             mappers.append(mapper)
-            self.report.tally(rule.label)
+            self.report.tally(rule.label)  # listed in the summary even if nothing arrives
             oracle_source = spec.field_mappings.get("oracle_moat_id", "oracle_moat_id")
             if mapper.api_version >= 202609 and (
                 "oracle_moat_id" in spec.field_mappings
