@@ -30,12 +30,8 @@ class Checkpoints:
         self._next_seq = seq + 1
         return seq
 
-    @property
-    def records_seen(self) -> int:
-        return self._next_seq
-
     def remember(self, state: dict[str, Any]) -> None:
-        """A STATE message arrived after `records_seen` records."""
+        """A STATE message arrived after the records numbered so far."""
         with self._lock:
             self._pending.append((self._next_seq, copy.deepcopy(state)))
 

@@ -114,10 +114,6 @@ class Dispatcher:
         if self._error is not None:
             raise self._error
 
-    @property
-    def failed(self) -> bool:
-        return self._error is not None
-
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 

@@ -140,9 +140,6 @@ class EventMapper:
     def value(self, name: str, record: Mapping[str, Any]) -> Any:
         return self.values(record)[self._index[name]]
 
-    def key_of(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: record.get(name) for name in self.key_properties}
-
     def derived_event_id(self, record: Mapping[str, Any]) -> str | None:
         """Stable across runs for the same stream and key, so replays carry the same id.
 
