@@ -13,14 +13,14 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from target_linkedin_capi.auth import TokenManager
-from target_linkedin_capi.checkpoints import Checkpoints
-from target_linkedin_capi.client import LinkedInClient
-from target_linkedin_capi.delivery import Dispatcher
+from target_linkedin_capi.config.settings import RuleSpec, Settings
+from target_linkedin_capi.delivery.checkpoints import Checkpoints
+from target_linkedin_capi.delivery.dispatcher import Dispatcher
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.report import JsonLines, RunReport
-from target_linkedin_capi.rules import ResolvedRule, RuleManager
-from target_linkedin_capi.settings import RuleSpec, Settings
+from target_linkedin_capi.linkedin.auth import TokenManager
+from target_linkedin_capi.linkedin.client import LinkedInClient
+from target_linkedin_capi.plan.reconcile import ResolvedRule, RuleManager
+from target_linkedin_capi.report.run_report import JsonLines, RunReport
 
 logger = logging.getLogger(__name__)
 

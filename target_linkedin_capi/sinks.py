@@ -11,10 +11,10 @@ import fastjsonschema
 from singer_sdk import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
-from target_linkedin_capi.batches import MappedBatch, map_batch
-from target_linkedin_capi.delivery import Batch, Item
-from target_linkedin_capi.mapping import EventMapper
-from target_linkedin_capi.report import mask_key
+from target_linkedin_capi.delivery.dispatcher import Batch, Item
+from target_linkedin_capi.events.batches import MappedBatch, map_batch
+from target_linkedin_capi.events.mapper import EventMapper
+from target_linkedin_capi.report.run_report import mask_key
 
 if sys.version_info >= (3, 12):
     from typing import override

@@ -22,10 +22,10 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.errors import ConfigError, FatalError
-from target_linkedin_capi.redaction import SecretFilter
+from target_linkedin_capi.report.redaction import SecretFilter
 from target_linkedin_capi.run import Run
-from target_linkedin_capi.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.sinks import ConversionSink
 
 if sys.version_info >= (3, 12):

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import requests
 
-from target_linkedin_capi.auth import TokenManager
-from target_linkedin_capi.client import LinkedInClient
-from target_linkedin_capi.mapping import EventMapper
-from target_linkedin_capi.settings import Settings, parse_settings
+from target_linkedin_capi.config.settings import Settings, parse_settings
+from target_linkedin_capi.events.mapper import EventMapper
+from target_linkedin_capi.linkedin.auth import TokenManager
+from target_linkedin_capi.linkedin.client import LinkedInClient
 
 API_BASE = "https://api.linkedin.test/rest"
 OAUTH_URL = "https://www.linkedin.test/oauth/v2/accessToken"

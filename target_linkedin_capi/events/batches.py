@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from target_linkedin_capi.mapping import EventMapper, Rejection
+from target_linkedin_capi.events.mapper import EventMapper, Rejection
 
 _encode_event = msgspec.json.Encoder().encode
 

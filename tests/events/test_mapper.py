@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from target_linkedin_capi.fields import CANONICAL_FIELDS
-from target_linkedin_capi.mapping import EventMapper, Rejection
+from target_linkedin_capi.events.fields import CANONICAL_FIELDS
+from target_linkedin_capi.events.mapper import EventMapper, Rejection
 
 RULE_URN = "urn:lla:llaPartnerConversion:456"  # the rule of conftest's base config
 DAY_MS = 86_400_000

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from dateutil.parser import isoparse
 
-from target_linkedin_capi import linkedin
+from target_linkedin_capi.linkedin import vocabulary as linkedin
 
 
 class Invalid(ValueError):

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from target_linkedin_capi import linkedin
 from target_linkedin_capi.errors import ConfigError
-from target_linkedin_capi.fields import CANONICAL_FIELDS
-from target_linkedin_capi.plan import RuleSpec
+from target_linkedin_capi.events.fields import CANONICAL_FIELDS
+from target_linkedin_capi.linkedin import vocabulary as linkedin
+from target_linkedin_capi.plan.rules import RuleSpec
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,12 @@ from typing import Any
 
 import requests
 
-from target_linkedin_capi import linkedin, restli
-from target_linkedin_capi.client import ApiError, LinkedInClient, TransientError
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.plan import RuleSpec
-from target_linkedin_capi.report import JsonLines
+from target_linkedin_capi.linkedin import restli
+from target_linkedin_capi.linkedin import vocabulary as linkedin
+from target_linkedin_capi.linkedin.client import ApiError, LinkedInClient, TransientError
+from target_linkedin_capi.plan.rules import RuleSpec
+from target_linkedin_capi.report.run_report import JsonLines
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections import Counter
 
 import msgspec
 
-from target_linkedin_capi.batches import map_batch
-from target_linkedin_capi.mapping import EventMapper
-from target_linkedin_capi.settings import parse_settings
+from target_linkedin_capi.config.settings import parse_settings
+from target_linkedin_capi.events.batches import map_batch
+from target_linkedin_capi.events.mapper import EventMapper
 
 
 def mappers() -> list[EventMapper]:

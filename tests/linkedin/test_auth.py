@@ -7,8 +7,8 @@ import logging
 import pytest
 import requests
 
-from target_linkedin_capi.auth import TokenManager
 from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.linkedin.auth import TokenManager
 
 URL = "https://www.linkedin.com/oauth/v2/accessToken"
 

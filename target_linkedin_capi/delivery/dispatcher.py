@@ -20,9 +20,14 @@ from typing import Any
 
 import msgspec
 
-from target_linkedin_capi.client import LinkedInClient, RejectedBatch
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.report import JsonLines, RunReport, mask_key, redact_linkedin_message
+from target_linkedin_capi.linkedin.client import LinkedInClient, RejectedBatch
+from target_linkedin_capi.report.run_report import (
+    JsonLines,
+    RunReport,
+    mask_key,
+    redact_linkedin_message,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from tenacity import (
     stop_when_event_set,
 )
 
-from target_linkedin_capi.auth import REAUTH_ADVICE, TokenManager
 from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.linkedin.auth import REAUTH_ADVICE, TokenManager
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from target_linkedin_capi import normalize
-from target_linkedin_capi.normalize import Invalid
+from target_linkedin_capi.events import normalize
+from target_linkedin_capi.events.normalize import Invalid
 
 # 2026-09-15T12:30:00Z
 MOMENT = datetime(2026, 9, 15, 12, 30, tzinfo=timezone.utc)

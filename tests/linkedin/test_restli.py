@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from target_linkedin_capi import linkedin, restli
+from target_linkedin_capi.linkedin import restli
+from target_linkedin_capi.linkedin import vocabulary as linkedin
 
 
 def test_urn_value_is_fully_encoded() -> None:

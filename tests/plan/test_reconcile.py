@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from target_linkedin_capi.client import LinkedInClient
+from target_linkedin_capi.config.settings import RuleSpec, Settings
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.rules import ResolvedRule, RuleManager
-from target_linkedin_capi.settings import RuleSpec, Settings
+from target_linkedin_capi.linkedin.client import LinkedInClient
+from target_linkedin_capi.plan.reconcile import ResolvedRule, RuleManager
 
 # Same values as tests/conftest.py.
 API_BASE = "https://api.linkedin.test/rest"

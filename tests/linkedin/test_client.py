@@ -11,14 +11,14 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from target_linkedin_capi.client import (
+from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.linkedin.client import (
     ApiError,
     LinkedInClient,
     RateLimiter,
     RejectedBatch,
     parse_failures,
 )
-from target_linkedin_capi.errors import FatalError
 
 # Same values as tests/conftest.py.
 API_BASE = "https://api.linkedin.test/rest"

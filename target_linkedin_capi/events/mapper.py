@@ -15,10 +15,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from target_linkedin_capi import linkedin, normalize
-from target_linkedin_capi.fields import CANONICAL_FIELDS, PASSTHROUGH_ID_TYPES
-from target_linkedin_capi.normalize import Invalid
-from target_linkedin_capi.plan import RuleSpec
+from target_linkedin_capi.events import normalize
+from target_linkedin_capi.events.fields import CANONICAL_FIELDS, PASSTHROUGH_ID_TYPES
+from target_linkedin_capi.events.normalize import Invalid
+from target_linkedin_capi.linkedin import vocabulary as linkedin
+from target_linkedin_capi.plan.rules import RuleSpec
 
 _DAY_MS = 86_400_000
 # Stay a little inside LinkedIn's 90 days: LinkedIn checks with its own clock, seconds or

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from target_linkedin_capi.config.settings import RULE_KEYS, Settings, parse_settings
 from target_linkedin_capi.errors import ConfigError
-from target_linkedin_capi.settings import RULE_KEYS, Settings, parse_settings
 
 MakeSettings = Callable[..., Settings]
 
