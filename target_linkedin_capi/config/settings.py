@@ -596,9 +596,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         )
 
     mask_secret = _rejected_records_mask_secret(config)
-    secrets = tuple(
-        str(value) for value in (access_token, *refresh_parts, mask_secret) if value
-    )
+    secrets = tuple(str(value) for value in (access_token, *refresh_parts, mask_secret) if value)
     max_ratio = config.get("max_rejected_ratio")
     return Settings(
         access_token=access_token,

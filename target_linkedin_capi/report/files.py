@@ -8,6 +8,7 @@ which the file is readable by others.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -32,10 +33,9 @@ def make_private_folders(folder: Path) -> None:
         missing.append(current)
         current = current.parent
     for path in reversed(missing):
-        try:
+        # Created meanwhile (another writer of the same run): fine, it is not ours to change.
+        with contextlib.suppress(FileExistsError):
             os.mkdir(path, FOLDER_MODE)
-        except FileExistsError:  # created meanwhile (another writer of the same run)
-            pass
 
 
 def private_file(path: str | Path, *, append: bool = True) -> IO[str]:
