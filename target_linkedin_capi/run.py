@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 class Run:
     def __init__(self, settings: Settings, write_state: Callable[[dict[str, Any]], None]) -> None:
         self.settings = settings
-        self.report = RunReport(settings.rejected_records_path)
+        self.report = RunReport(
+            settings.rejected_records_path, settings.rejected_records_mask_secret
+        )
         self.checkpoints = Checkpoints(write_state)
         # A dry run delivers nothing, so it must not move the tap's bookmark either.
         self.checkpoints.closed = settings.dry_run

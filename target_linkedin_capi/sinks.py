@@ -14,7 +14,6 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 from target_linkedin_capi.delivery.dispatcher import Batch, Item
 from target_linkedin_capi.events.batches import MappedBatch, map_batch
 from target_linkedin_capi.events.mapper import EventMapper
-from target_linkedin_capi.report.run_report import mask_key
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -145,7 +144,7 @@ class ConversionSink(BatchSink):
     def reject_invalid(self, record: dict[str, Any], problem: str) -> None:
         """A record that failed schema validation: rejected for every rule, nothing sent."""
         self.checkpoints.next_seq()
-        key = mask_key(self.key_of(record))
+        key = self.key_of(record)  # raw: the report masks it
         for mapper in self.mappers:
             self.report.received(mapper.label)
             self.report.reject(
@@ -186,7 +185,7 @@ class ConversionSink(BatchSink):
         for index, mapper_index, reason, field, message, event_id in mapped.rejections:
             self.report.reject(
                 stream=self.stream_name, rule=labels[mapper_index], reason=reason,
-                message=message, field=field, key=mask_key(self.key_of(records[index])),
+                message=message, field=field, key=self.key_of(records[index]),
                 event_id=event_id, source="local",
             )  # fmt: skip
         for label, notes in zip(labels, mapped.notes, strict=True):

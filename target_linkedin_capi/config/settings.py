@@ -208,8 +208,25 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "rejected_records_path",
         th.StringType,
         title="Rejected records file",
-        description="JSONL file: one line per rejected record with a reason code; "
-        "identifiers only hashed or masked.",
+        description="JSONL file (0600): one line per rejected record with a reason code and "
+        "message, its key values and event id (as they are, or HMACs with "
+        "rejected_records_mask_keys); no other record value.",
+    ),
+    th.Property(
+        "rejected_records_mask_keys",
+        th.BooleanType,
+        default=False,
+        title="Mask keys in the rejected file",
+        description="Write key values and event ids (other than the target's own `k-...` ids) "
+        "as HMAC-SHA-256 hex under rejected_records_mask_secret instead of as they are.",
+    ),
+    th.Property(
+        "rejected_records_mask_secret",
+        th.StringType,
+        secret=True,
+        title="Rejected-file masking secret",
+        description="HMAC key for rejected_records_mask_keys (at least 16 characters). "
+        "Find a row in SQL: encode(hmac(key::text, '<secret>', 'sha256'), 'hex').",
     ),
     th.Property(
         "max_rejected_ratio",
@@ -294,6 +311,8 @@ class Settings:
     state_flush_interval: float
     max_inflight_batches: int
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Set only when rejected_records_mask_keys is on: key values are then written as HMACs.
+    rejected_records_mask_secret: str | None = field(default=None, repr=False)
 
     @property
     def api_version_number(self) -> int:
@@ -576,7 +595,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             )
         )
 
-    secrets = tuple(str(value) for value in (access_token, *refresh_parts) if value)
+    mask_secret = _rejected_records_mask_secret(config)
+    secrets = tuple(str(value) for value in (access_token, *refresh_parts, mask_secret) if value)
     max_ratio = config.get("max_rejected_ratio")
     return Settings(
         access_token=access_token,
@@ -600,4 +620,29 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         state_flush_interval=float(config.get("state_flush_interval_seconds", 10)),
         max_inflight_batches=int(config.get("max_inflight_batches") or 6),
         secrets=secrets,
+        rejected_records_mask_secret=mask_secret,
     )  # fmt: skip
+
+
+# Shorter HMAC keys could be guessed by trying them against a key the reader knows.
+_MIN_MASK_SECRET_LENGTH = 16
+
+
+def _rejected_records_mask_secret(config: Mapping[str, Any]) -> str | None:
+    """The HMAC key when masking is on (checked), else None (the secret is then unused)."""
+    if not config.get("rejected_records_mask_keys"):
+        return None
+    secret = config.get("rejected_records_mask_secret")
+    if not isinstance(secret, str) or not secret:
+        raise ConfigError(
+            "rejected_records_mask_secret",
+            "is required when rejected_records_mask_keys is true (the HMAC key the key "
+            "values are masked with); set a random string of at least 16 characters",
+        )
+    if len(secret) < _MIN_MASK_SECRET_LENGTH:
+        raise ConfigError(
+            "rejected_records_mask_secret",
+            f"is too short ({len(secret)} characters); use a random string of at least "
+            f"{_MIN_MASK_SECRET_LENGTH} characters",
+        )
+    return secret

@@ -25,7 +25,6 @@ from target_linkedin_capi.linkedin.client import LinkedInClient, RejectedBatch
 from target_linkedin_capi.report.run_report import (
     JsonLines,
     RunReport,
-    mask_key,
     redact_linkedin_message,
 )
 
@@ -44,7 +43,7 @@ class Item:
     event_id: str | None
     stream: str
     rule: str
-    key: Mapping[str, Any]  # the record's key properties, raw: masked when reported
+    key: Mapping[str, Any]  # the record's key properties, raw: the report masks them
 
 
 @dataclass(slots=True)
@@ -226,12 +225,14 @@ class Dispatcher:
             reason=reason,
             message="LinkedIn: " + redact_linkedin_message(message),
             field=None,
-            key=mask_key(item.key),
+            key=item.key,  # raw: the report writes it as the rejected-file settings say
             event_id=item.event_id,
             source="linkedin",
         )
 
     def _record_dry_run(self, body: bytes) -> None:
+        # The request as LinkedIn would get it: names and IPv4 addresses in clear, emails
+        # hashed, never the Authorization header. The file is private (see report/files.py).
         if self.dry_run_output is None:
             return
         self.dry_run_output.write(

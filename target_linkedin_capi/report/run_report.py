@@ -1,12 +1,20 @@
 """What happened to every record: counters per rule, the rejected-records file, dry-run output.
 
 Shared by the main thread (local rejections) and the delivery threads (LinkedIn's answers),
-so every method takes the lock. Nothing written here holds a raw email, name, IP or token.
+so every method takes the lock.
+
+A rejected line holds the stream, rule, reason code, a message written by the target (or
+LinkedIn's, with echoed values redacted), the canonical field concerned, the record's key
+values and its event id; no other value of the record. Key values (and event ids other than
+the target's own `k-...`) are written as they are, so the operator can find the row, or as
+HMAC-SHA-256 under `rejected_records_mask_secret` when `rejected_records_mask_keys` is on.
+Without masking, a value that looks like an email is withheld rather than written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -14,14 +22,26 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
+
+from target_linkedin_capi.report.files import private_file
 
 logger = logging.getLogger(__name__)
 
 _QUOTED = re.compile(r'"([^"]*)"')
-_EMAILISH = re.compile(r"[^\s@\"']+@[^\s@\"']+")
+# Anchored at a token's start: without the look-behind, a long token with no `@` is
+# rescanned from every position (quadratic time on a hostile message).
+_EMAILISH = re.compile(r"(?<![^\s@\"'])[^\s@\"']+@[^\s@\"']+")
 _ENUM_LIKE = re.compile(r"^[A-Z0-9_]+$")
+# The id the target derives from the stream and key (see EventMapper.derived_event_id): a
+# hash already, and the same in every run, so it is written as it is.
+_DERIVED_EVENT_ID = re.compile(r"^k-[0-9a-f]{40}$")
+# Written instead of an unmasked key value or event id that looks like an email address.
+WITHHELD = "<withheld: looks like an email; see rejected_records_mask_keys>"
+# Shorter values of a record are not searched for in messages: they would match everywhere.
+_MIN_SCRUBBED_LENGTH = 4
 
 
 def redact_linkedin_message(message: str) -> str:
@@ -32,18 +52,58 @@ def redact_linkedin_message(message: str) -> str:
     )
 
 
-def mask_value(value: Any) -> Any:
-    """A value for reports: anything that looks like an email is hashed."""
-    if isinstance(value, str) and "@" in value:
-        return "sha256:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()
-    if isinstance(value, (str, int, float, bool)) or value is None:
+def key_text(value: Any) -> str:
+    """The text of a key value that is HMAC'd: what PostgreSQL's `column::text` gives.
+
+    Text and uuid keys are their string; integers `str(int)`; numerics arrive as Decimal
+    (the SDK parses JSON numbers with a fraction so) and `str(Decimal)` keeps their digits
+    as written (`42.50`); booleans `true`/`false`. Anything else: its compact JSON.
+    """
+    if isinstance(value, str):
         return value
-    return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def mask_key(key: Mapping[str, Any]) -> dict[str, Any]:
-    """Key properties for reports, masked value by value."""
-    return {name: mask_value(value) for name, value in key.items()}
+def hmac_hex(secret: str, value: Any) -> str:
+    """HMAC-SHA-256 (hex) of the value's `key_text` under `secret`, both UTF-8."""
+    text = key_text(value).encode("utf-8", "surrogatepass")
+    return hmac.new(secret.encode("utf-8", "surrogatepass"), text, hashlib.sha256).hexdigest()
+
+
+def mask_value(value: Any, secret: str | None = None) -> Any:
+    """A key value (or event id) as the rejected file holds it.
+
+    With a secret: its HMAC. Without: the value as it is, except that a value that looks
+    like an email address is withheld (the file must never hold a raw email).
+    """
+    if value is None:
+        return None
+    if secret is not None:
+        return hmac_hex(secret, value)
+    if isinstance(value, bool | int | float | str):
+        return WITHHELD if isinstance(value, str) and "@" in value else value
+    text = key_text(value)
+    return WITHHELD if "@" in text else text
+
+
+def mask_key(key: Mapping[str, Any], secret: str | None = None) -> dict[str, Any]:
+    """Key properties as the rejected file holds them, value by value (see `mask_value`).
+
+    Callers that hand a key to `RunReport.reject` pass it raw: the report masks it with the
+    run's secret.
+    """
+    return {name: mask_value(value, secret) for name, value in key.items()}
+
+
+def mask_event_id(event_id: str | None, secret: str | None = None) -> str | None:
+    """The target's own derived id as it is; any other id is a value of the record."""
+    if event_id is not None and _DERIVED_EVENT_ID.match(event_id):
+        return event_id
+    return mask_value(event_id, secret)
 
 
 @dataclass
@@ -55,7 +115,7 @@ class RuleTally:
 
 
 class JsonLines:
-    """An append-only JSONL file, opened on first write, safe across threads."""
+    """An append-only JSONL file, opened on first write (0600, see files.py), thread-safe."""
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None
@@ -68,8 +128,7 @@ class JsonLines:
         text = json.dumps(line, default=str, separators=(",", ":"))
         with self._lock:
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
+                self._file = private_file(self.path)
             self._file.write(text + "\n")
 
     def flush(self) -> None:
@@ -87,12 +146,13 @@ class JsonLines:
 class RunReport:
     """Counts per rule and per stream, and the rejected-records file."""
 
-    def __init__(self, rejected_records_path: str | None) -> None:
+    def __init__(self, rejected_records_path: str | None, mask_secret: str | None = None) -> None:
         self._lock = threading.Lock()
         self.rules: dict[str, RuleTally] = {}
         self.records_received = 0
         self.records_rejected_everywhere = 0
         self.rejected_file = JsonLines(rejected_records_path)
+        self._mask_secret = mask_secret  # set: key values and event ids written as HMACs
 
     def tally(self, rule: str) -> RuleTally:
         with self._lock:
@@ -125,18 +185,38 @@ class RunReport:
     ) -> None:
         with self._lock:
             self.rules.setdefault(rule, RuleTally()).rejected[reason] += 1
+        if self.rejected_file.path is None:
+            return
+        secret = self._mask_secret
         self.rejected_file.write(
             {
                 "stream": stream,
                 "rule": rule,
                 "reason": reason,
-                "message": message,
+                "message": self._scrub(message, key, event_id),
                 "field": field,
-                "key": dict(key),
-                "event_id": mask_value(event_id),  # a key-derived id may be an email
+                "key": mask_key(key, secret),
+                "event_id": mask_event_id(event_id, secret),
                 "source": source,
             }
         )
+
+    def _scrub(self, message: str, key: Mapping[str, Any], event_id: str | None) -> str:
+        """Messages are written without record values; this catches any that slipped in.
+
+        An email-like text is always redacted; with masking on, so is the text of any key
+        value or event id the line masks (a message must not undo the masking).
+        """
+        message = _EMAILISH.sub("<redacted>", message)
+        if self._mask_secret is None:
+            return message
+        values = [key_text(value) for value in key.values() if value is not None]
+        if event_id is not None and not _DERIVED_EVENT_ID.match(event_id):
+            values.append(event_id)
+        for text in sorted(values, key=len, reverse=True):
+            if len(text) >= _MIN_SCRUBBED_LENGTH and text in message:
+                message = message.replace(text, "<redacted>")
+        return message
 
     @property
     def total_rejected(self) -> int:
