@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8787, help="0 = any free port")
     p.add_argument("--token", action="append", help=f"valid access token (default {DEFAULT_TOKEN})")
-    p.add_argument("--account", action="append", type=int, help="ad account id (default 5010001)")
+    p.add_argument(
+        "--account", action="append", type=int, help="ad account id (default 5010001 and 5010002)"
+    )
     p.add_argument("--campaign", action="append", type=_pair, metavar="ACCOUNT:CAMPAIGN")
     p.add_argument(
         "--rule", action="append", type=_rule, metavar="ACCOUNT:NAME:TYPE",

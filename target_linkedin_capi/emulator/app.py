@@ -8,11 +8,17 @@ from types import TracebackType
 from typing import Any
 
 from .server import EmulatorHTTPServer
-from .state import EXPIRED, REVOKED, State
+from .state import EXPIRED, REVOKED, TOKEN_TTL_SECONDS, State
 
 DEFAULT_TOKEN = "emulator-token"  # noqa: S105 - a fake token for local tests
 DEFAULT_ACCOUNT = 5010001
-DEFAULT_CAMPAIGNS: dict[int, tuple[int, ...]] = {5010001: (6010001, 6010002, 6010003)}
+# A second account with its own campaign, so "a campaign of another account" can be shown.
+OTHER_ACCOUNT = 5010002
+DEFAULT_ACCOUNTS = (DEFAULT_ACCOUNT, OTHER_ACCOUNT)
+DEFAULT_CAMPAIGNS: dict[int, tuple[int, ...]] = {
+    DEFAULT_ACCOUNT: (6010001, 6010002, 6010003),
+    OTHER_ACCOUNT: (6020001,),
+}
 DEFAULT_OAUTH_CLIENTS = {"client-id": "client-secret"}
 DEFAULT_REFRESH_TOKENS = ("refresh-1",)
 
@@ -40,10 +46,11 @@ class Emulator:
         rotate_refresh_tokens: bool = False,
         rate_limit_per_minute: int | None = None,
         finder_page_size: int | None = None,
-        token_accounts: Mapping[str, Iterable[int]] | None = None,
+        token_accounts: Mapping[str, Iterable[int] | Mapping[int, str]] | None = None,
         rules: Iterable[Mapping[str, Any]] | None = None,
+        token_ttl_seconds: int = TOKEN_TTL_SECONDS,
     ) -> None:
-        account_ids = [int(a) for a in (accounts if accounts is not None else [DEFAULT_ACCOUNT])]
+        account_ids = [int(a) for a in (accounts if accounts is not None else DEFAULT_ACCOUNTS)]
         if campaigns is None:
             campaigns = {a: DEFAULT_CAMPAIGNS[a] for a in account_ids if a in DEFAULT_CAMPAIGNS}
         self.host = host
@@ -63,6 +70,7 @@ class Emulator:
             finder_page_size=finder_page_size,
             token_accounts=token_accounts,
             latency_seconds=latency_seconds,
+            token_ttl_seconds=token_ttl_seconds,
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -168,17 +176,27 @@ class Emulator:
         """
         return self.state.add_rule(account, name, **fields)
 
-    def add_account(self, account: int, name: str | None = None) -> None:
-        """Register an ad account."""
-        self.state.add_account(account, name)
+    def add_account(self, account: int, name: str | None = None, **fields: Any) -> None:
+        """Register an ad account (``fields``: status, currency, type, test, reference)."""
+        self.state.add_account(account, name, **fields)
 
-    def add_campaign(self, account: int, campaign_id: int, name: str | None = None) -> None:
-        """Register a campaign under an ad account."""
-        self.state.add_campaign(account, campaign_id, name)
+    def add_campaign(
+        self, account: int, campaign_id: int, name: str | None = None, **fields: Any
+    ) -> None:
+        """Register a campaign under an ad account (``fields``: status, type, test)."""
+        self.state.add_campaign(account, campaign_id, name, **fields)
 
-    def add_token(self, token: str, accounts: Iterable[int] | None = None) -> None:
-        """Register a valid access token, optionally limited to some ad accounts."""
-        self.state.add_token(token, accounts)
+    def add_token(
+        self,
+        token: str,
+        accounts: Iterable[int] | Mapping[int, str] | None = None,
+        role: str | None = None,
+        **details: Any,
+    ) -> None:
+        """Register a valid access token: its ``role`` on ``accounts`` (or a mapping account ->
+        role; every account when omitted), and ``scopes``, ``expires_at`` / ``expires_in``,
+        ``client_id`` as `State.add_token` describes."""
+        self.state.add_token(token, accounts, role, **details)
 
     def expire_token(self, token: str) -> None:
         """Make the token answer 401 EXPIRED_ACCESS_TOKEN."""

@@ -73,6 +73,10 @@ def dispatch(request: Request, state: State) -> Response:
         return _add_rule(state, body)
     if route == ("POST", "/campaigns"):
         return _add_campaign(state, body)
+    if route == ("POST", "/accounts"):
+        return _add_account(state, body)
+    if route == ("POST", "/tokens"):
+        return _add_token(state, body)
     return _error(404, f"unknown control endpoint {request.method} {request.path}")
 
 
@@ -89,10 +93,55 @@ def _add_rule(state: State, body: dict[str, Any] | None) -> Response:
 
 
 def _add_campaign(state: State, body: dict[str, Any] | None) -> Response:
-    """``POST /_emulator/campaigns`` with ``{"account": N, "campaign": N}``."""
+    """``POST /_emulator/campaigns`` with ``{"account": N, "campaign": N}`` and optional
+    name, status, type."""
+    extra = {k: v for k, v in (body or {}).items() if k in _CAMPAIGN_FIELDS}
     try:
         account, campaign = int(body["account"]), int(body["campaign"])  # type: ignore[index]
     except (KeyError, TypeError, ValueError):
         return _error(400, 'expected {"account": N, "campaign": N}')
-    state.add_campaign(account, campaign)
+    if set(body or {}) - {"account", "campaign"} - set(extra):
+        return _error(400, f"unknown campaign fields; allowed: {sorted(_CAMPAIGN_FIELDS)}")
+    state.add_campaign(account, campaign, **extra)
     return json_response(200, {"account": account, "campaign": campaign})
+
+
+_CAMPAIGN_FIELDS = frozenset({"name", "status", "type", "test"})
+_ACCOUNT_FIELDS = frozenset({"name", "status", "currency", "type", "test", "reference"})
+_TOKEN_FIELDS = frozenset(
+    {"token", "accounts", "role", "scopes", "expires_at", "expires_in", "client_id"}
+)
+
+
+def _add_account(state: State, body: dict[str, Any] | None) -> Response:
+    """``POST /_emulator/accounts`` with ``{"account": N}`` and optional name, status,
+    currency, type, test, reference."""
+    body = body or {}
+    try:
+        account = int(body["account"])
+    except (KeyError, TypeError, ValueError):
+        return _error(400, 'expected {"account": N, ...}')
+    extra = {k: v for k, v in body.items() if k != "account"}
+    if set(extra) - _ACCOUNT_FIELDS:
+        return _error(400, f"unknown account fields; allowed: {sorted(_ACCOUNT_FIELDS)}")
+    state.add_account(account, **extra)
+    return json_response(200, {"account": state.account(account)})
+
+
+def _add_token(state: State, body: dict[str, Any] | None) -> Response:
+    """``POST /_emulator/tokens``: ``{"token": "...", "accounts": [N...] | {"N": ROLE},
+    "role": ROLE, "scopes": "a,b", "expires_at": S | "expires_in": S, "client_id": "..."}``."""
+    if not body or not isinstance(body.get("token"), str) or set(body) - _TOKEN_FIELDS:
+        return _error(400, f"expected an object with token and optional {sorted(_TOKEN_FIELDS)}")
+    details = dict(body)
+    token = details.pop("token")
+    accounts = details.pop("accounts", None)
+    role = details.pop("role", None)
+    try:
+        if isinstance(accounts, dict):
+            accounts = {int(a): r for a, r in accounts.items()}
+        state.add_token(token, accounts, role, **details)
+    except (TypeError, ValueError) as exc:
+        return _error(400, str(exc))
+    info = state.token_info(token) or {}
+    return json_response(200, {"client_id": info.get("client_id"), "scopes": info.get("scopes")})

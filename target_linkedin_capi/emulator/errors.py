@@ -65,6 +65,16 @@ OAUTH_INVALID_CLIENT: Body = {
     "error": "invalid_client",
     "error_description": "Client authentication failed",
 }
+# Introspection: LinkedIn documents only the statuses (400 bad client id or token, 401 bad
+# secret); these bodies follow its other OAuth errors and are the emulator's own wording.
+OAUTH_INVALID_CLIENT_ID: Body = {
+    "error": "invalid_request",
+    "error_description": "The passed in client_id is invalid",
+}
+OAUTH_INVALID_TOKEN: Body = {
+    "error": "invalid_request",
+    "error_description": "The provided token is invalid",
+}
 
 # HTTP reason phrases for default fault bodies.
 _REASONS = {

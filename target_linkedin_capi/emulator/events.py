@@ -93,7 +93,7 @@ def create(request: Request, state: State) -> Response:
     if len(rules) != len(set(rule_ids)):
         return json_response(403, errors.NO_AD_ACCOUNTS)
     for account_id in {account for account, _, _ in rules.values()}:
-        if not state.can_access(request.token or "", account_id):
+        if not state.can_access(request.token or "", account_id, conversions=True):
             return denied(request, "conversionEvents", method)
     wrong_method = [i for i, r in enumerate(rule_ids) if rules[r][1] != "CONVERSIONS_API"]
     if wrong_method:

@@ -48,7 +48,7 @@ def _link(request: Request, state: State, campaign: str, conversion: str) -> Res
             404, errors.entity_not_found(f"Conversion {conversion} does not exist")
         )
     account_id = rules[rule_id][0]
-    if not state.can_access(request.token or "", account_id):
+    if not state.can_access(request.token or "", account_id, conversions=True):
         return denied(request, "campaignConversions", "UPDATE")
     campaign_id = parse_campaign_urn(campaign)
     if campaign_id is None or state.campaign_account(campaign_id) != account_id:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +95,82 @@ def paged(elements: Iterable[Any], start: int, count: int, total: int) -> dict[s
         "paging": {"start": start, "count": count, "links": [], "total": total},
         "elements": list(elements),
     }
+
+
+# From version 202401 LinkedIn pages the adAccounts/adCampaignGroups/adCampaigns/adCreatives
+# search finders by cursor (pageSize/pageToken in, metadata.nextPageToken out); older versions
+# used start/count.
+CURSOR_PAGING_SINCE = 202401
+DEFAULT_PAGE_SIZE = 100  # LinkedIn's documented pageSize default
+
+
+class PagingError(ValueError):
+    """Malformed paging parameters; the message says which."""
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"emulator-cursor:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise PagingError(f"Invalid pageToken: {token}") from None
+    prefix, _, offset = raw.rpartition(":")
+    if prefix != "emulator-cursor" or not offset.isdigit():
+        raise PagingError(f"Invalid pageToken: {token}")
+    return int(offset)
+
+
+def index_page(
+    request: Request, elements: Sequence[Any], max_count: int, default_count: int, total: int
+) -> dict[str, Any]:
+    """One ``start``/``count`` page; ``paging.links`` carries ``rel=next`` while more remain
+    (``total`` -1 hides the total and the link, as LinkedIn's rules finder does)."""
+    start = int_param(request, "start", 0)
+    count = int_param(request, "count", default_count)
+    if start is None or count is None:
+        raise PagingError("Parameters 'start' and 'count' must be integers")
+    count = min(count, max_count)
+    page = list(elements[start : start + count])
+    links = []
+    if total >= 0 and start + count < total:
+        query = "&".join(
+            f"{k}={v}" for k, v in request.params.items() if k not in ("start", "count")
+        )
+        links.append(
+            {
+                "type": "application/json",
+                "rel": "next",
+                "href": f"{request.path}?{query}&start={start + count}&count={count}",
+            }
+        )
+    return {
+        "paging": {"start": start, "count": count, "links": links, "total": total},
+        "elements": page,
+    }
+
+
+def cursor_page(request: Request, elements: Sequence[Any], max_size: int) -> dict[str, Any]:
+    """One ``pageSize``/``pageToken`` page; ``metadata.nextPageToken`` only while more remain."""
+    size = int_param(request, "pageSize", DEFAULT_PAGE_SIZE)
+    if size is None or size == 0:
+        raise PagingError("Parameter 'pageSize' must be a positive integer")
+    raw_token = request.param("pageToken")
+    offset = _decode_cursor(raw_token) if raw_token else 0
+    size = min(size, max_size)
+    metadata: dict[str, Any] = {}
+    if offset + size < len(elements):
+        metadata["nextPageToken"] = _encode_cursor(offset + size)
+    return {"elements": list(elements[offset : offset + size]), "metadata": metadata}
+
+
+def search_page(request: Request, elements: Sequence[Any], max_size: int) -> dict[str, Any]:
+    """A search finder's page, in the paging style of the request's version."""
+    if request.version_number >= CURSOR_PAGING_SINCE:
+        return cursor_page(request, elements, max_size)
+    return index_page(request, elements, max_size, len(elements) or 1, len(elements))
 
 
 def int_param(request: Request, name: str, default: int) -> int | None:

@@ -1,4 +1,5 @@
-"""``POST /oauth/v2/accessToken`` with ``grant_type=refresh_token`` (reference §5)."""
+"""OAuth: ``POST /oauth/v2/accessToken`` (``grant_type=refresh_token``) and
+``POST /oauth/v2/introspectToken``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ ACCESS_TOKEN_TTL = 5184000  # 60 days
 REFRESH_TOKEN_TTL = 31536000  # 365 days
 SCOPE = "r_ads,rw_conversions"
 REQUIRED = ("grant_type", "refresh_token", "client_id", "client_secret")
+INTROSPECT_REQUIRED = ("client_id", "client_secret", "token")
 
 
 def form_params(request: Request) -> dict[str, str]:
@@ -43,10 +45,43 @@ def access_token(request: Request, state: State) -> Response:
     return json_response(
         200,
         {
-            "access_token": state.issue_access_token(),
+            "access_token": state.issue_access_token(params["client_id"], SCOPE),
             "expires_in": ACCESS_TOKEN_TTL,
             "refresh_token": refresh_token,
             "refresh_token_expires_in": REFRESH_TOKEN_TTL,
             "scope": SCOPE,
+        },
+    )
+
+
+def introspect(request: Request, state: State) -> Response:
+    """Token introspection: 400 for an unknown client id or token, 401 for a wrong client
+    secret, 200 ``{"active": false}`` for another app's token, else the token's data."""
+    params = form_params(request)
+    for name in INTROSPECT_REQUIRED:
+        if not params.get(name):
+            return json_response(400, errors.oauth_missing(name))
+    secret = state.oauth_clients.get(params["client_id"])
+    if secret is None:
+        return json_response(400, errors.OAUTH_INVALID_CLIENT_ID)
+    if secret != params["client_secret"]:
+        return json_response(401, errors.OAUTH_INVALID_CLIENT)
+    info = state.token_info(params["token"])
+    if info is None:
+        return json_response(400, errors.OAUTH_INVALID_TOKEN)
+    if info["client_id"] != params["client_id"]:
+        return json_response(200, {"active": False})
+    status = {"valid": "active"}.get(info["status"], info["status"])
+    return json_response(
+        200,
+        {
+            "active": status == "active",
+            "client_id": info["client_id"],
+            "authorized_at": info["authorized_at"],
+            "created_at": info["created_at"],
+            "status": status,
+            "expires_at": info["expires_at"],
+            "scope": ",".join(info["scopes"]),
+            "auth_type": info["auth_type"],
         },
     )

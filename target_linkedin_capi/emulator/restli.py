@@ -149,3 +149,50 @@ def query_value(raw_params: dict[str, str], name: str) -> str | None:
     """Decoded value of one query parameter (accepts ``%3A`` and raw colons alike)."""
     value = raw_params.get(name)
     return None if value is None else unquote(value.replace("+", " "))
+
+
+def parse_data(raw: str) -> object:
+    """Parse a raw Rest.li 2.0 data expression: ``(k:v,...)`` -> dict, ``List(...)`` -> list,
+    anything else -> the decoded scalar string. Grammar characters must be literal."""
+    value, end = _parse_value(raw, 0)
+    if end != len(raw):
+        raise KeyFormatError(raw)
+    return value
+
+
+def _parse_value(raw: str, pos: int) -> tuple[object, int]:
+    if raw.startswith("List(", pos):
+        items: list[object] = []
+        pos += 5
+        if raw.startswith(")", pos):
+            return items, pos + 1
+        while True:
+            item, pos = _parse_value(raw, pos)
+            items.append(item)
+            if raw.startswith(",", pos):
+                pos += 1
+            elif raw.startswith(")", pos):
+                return items, pos + 1
+            else:
+                raise KeyFormatError(raw)
+    if raw.startswith("(", pos):
+        fields: dict[str, object] = {}
+        pos += 1
+        if raw.startswith(")", pos):
+            return fields, pos + 1
+        while True:
+            colon = raw.find(":", pos)
+            name = raw[pos:colon] if colon > 0 else ""
+            if not name or any(ch in _GRAMMAR_CHARS for ch in name) or name in fields:
+                raise KeyFormatError(raw)
+            fields[unquote(name)], pos = _parse_value(raw, colon + 1)
+            if raw.startswith(",", pos):
+                pos += 1
+            elif raw.startswith(")", pos):
+                return fields, pos + 1
+            else:
+                raise KeyFormatError(raw)
+    end = pos
+    while end < len(raw) and raw[end] not in _GRAMMAR_CHARS:
+        end += 1
+    return _decode_value(raw[pos:end]), end

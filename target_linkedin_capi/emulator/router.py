@@ -41,6 +41,7 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], bool]] = [
     ),
     (re.compile(r"/rest/adAccountUsers"), {"GET": accounts.account_users}, True),
     (re.compile(r"/oauth/v2/accessToken"), {"POST": oauth.access_token}, False),
+    (re.compile(r"/oauth/v2/introspectToken"), {"POST": oauth.introspect}, False),
 ]
 
 

@@ -55,7 +55,7 @@ def _visible_rule(
     rule = state.rule(rule_id)
     if rule is None:
         return json_response(404, errors.entity_not_found(f"Conversion {rule_id} does not exist"))
-    if not state.can_access(request.token or "", _account_of(rule)):
+    if not state.can_access(request.token or "", _account_of(rule), conversions=True):
         return denied(request, "conversions", method)
     return rule
 
@@ -78,7 +78,9 @@ def find(request: Request, state: State) -> Response:
     account = _account_param(request)
     if isinstance(account, Response):
         return account
-    if state.account(account) is None or not state.can_access(request.token or "", account):
+    if state.account(account) is None or not state.can_access(
+        request.token or "", account, conversions=True
+    ):
         return denied(request, "conversions", "FINDER")
     start = int_param(request, "start", 0)
     count = int_param(request, "count", 10)
@@ -110,7 +112,9 @@ def create(request: Request, state: State) -> Response:
     fields = {**DEFAULTS, **request.body}
     account_id = parse_account_urn(fields["account"])
     assert account_id is not None  # schema_errors checked the URN
-    if state.account(account_id) is None or not state.can_access(request.token or "", account_id):
+    if state.account(account_id) is None or not state.can_access(
+        request.token or "", account_id, conversions=True
+    ):
         return denied(request, "conversions", "CREATE")
     message = semantic_error(fields)
     if message:

@@ -20,13 +20,56 @@ from . import faults as faults_mod
 from .restli import account_urn, campaign_urn, conversion_urn
 from .versions import active_set
 
-FIRST_RULE_ID = 14488340  # the id of the recorded create response in reference §3.1
+FIRST_RULE_ID = 14488340  # the id of LinkedIn's recorded rule-create response
 VALID, EXPIRED, REVOKED = "valid", "expired", "revoked"
+# The ad account roles LinkedIn documents; VIEWER may read but not use the Conversions API.
+ROLES = (
+    "ACCOUNT_BILLING_ADMIN",
+    "ACCOUNT_MANAGER",
+    "CAMPAIGN_MANAGER",
+    "CREATIVE_MANAGER",
+    "VIEWER",
+)
+DEFAULT_ROLE = "ACCOUNT_BILLING_ADMIN"
+VIEWER = "VIEWER"
+DEFAULT_SCOPES = ("rw_conversions", "r_ads")
+DEFAULT_CLIENT_ID = "client-id"
+TOKEN_TTL_SECONDS = 5184000  # LinkedIn's access tokens live 60 days
 
 
 def now_ms() -> int:
     """Current epoch milliseconds."""
     return int(time.time() * 1000)
+
+
+def now_s() -> int:
+    """Current epoch seconds (the unit of the introspection timestamps)."""
+    return int(time.time())
+
+
+def parse_scopes(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Scopes from ``"a,b"`` / ``"a b"`` or a list; None means the defaults."""
+    if value is None:
+        return DEFAULT_SCOPES
+    items = value.replace(" ", ",").split(",") if isinstance(value, str) else value
+    return tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+
+
+def parse_roles(
+    accounts: Iterable[int] | Mapping[int, str] | None, role: str | None
+) -> str | dict[int, str]:
+    """A token's roles: ``role`` on ``accounts`` (a list, or a mapping account -> role)."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if accounts is None:
+        return role or DEFAULT_ROLE
+    if isinstance(accounts, Mapping):
+        roles = {int(a): str(r) for a, r in accounts.items()}
+        unknown = sorted(set(roles.values()) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r}; expected one of {', '.join(ROLES)}")
+        return roles
+    return dict.fromkeys((int(a) for a in accounts), role or DEFAULT_ROLE)
 
 
 def copy_json(value: Any) -> Any:
@@ -81,8 +124,9 @@ class State:
         rotate_refresh_tokens: bool = False,
         rate_limit_per_minute: int | None = None,
         finder_page_size: int | None = None,
-        token_accounts: Mapping[str, Iterable[int]] | None = None,
+        token_accounts: Mapping[str, Iterable[int] | Mapping[int, str]] | None = None,
         latency_seconds: float = 0.0,
+        token_ttl_seconds: int = TOKEN_TTL_SECONDS,
     ) -> None:
         self._lock = threading.Lock()
         self.active_versions = active_set(active_versions)
@@ -94,8 +138,11 @@ class State:
         # Constructor configuration: what reset() restores.
         self._config_tokens = list(tokens)
         self._config_token_accounts = {
-            t: frozenset(int(a) for a in ids) for t, ids in (token_accounts or {}).items()
+            t: parse_roles(ids, None) for t, ids in (token_accounts or {}).items()
         }
+        self.token_ttl_seconds = int(token_ttl_seconds)
+        # Tokens the emulator knows belong to the first OAuth app (introspection needs one).
+        self.default_client_id = next(iter(self.oauth_clients), DEFAULT_CLIENT_ID)
         self._config_accounts = [int(a) for a in accounts]
         self._config_campaigns = [
             (int(a), int(c)) for a, ids in (campaigns or {}).items() for c in ids
@@ -107,11 +154,16 @@ class State:
     # ------------------------------------------------------------------ runtime
     def _init_runtime(self) -> None:
         self._accounts: dict[int, dict[str, Any]] = {}
-        self._campaigns: dict[int, int] = {}  # campaign id -> account id
+        self._campaigns: dict[int, dict[str, Any]] = {}  # campaign id -> entity
         self._tokens: dict[str, str] = dict.fromkeys(self._config_tokens, VALID)
         # A token listed in token_accounts is a valid token limited to those accounts.
-        self._token_accounts = dict(self._config_token_accounts)
-        self._tokens.update(dict.fromkeys(self._token_accounts, VALID))
+        self._token_roles: dict[str, str | dict[int, str]] = {
+            t: copy_json(r) for t, r in self._config_token_accounts.items()
+        }
+        self._tokens.update(dict.fromkeys(self._token_roles, VALID))
+        self._token_info: dict[str, dict[str, Any]] = {
+            t: self._new_token_info(None, None, None) for t in self._tokens
+        }
         self._refresh: dict[str, str] = dict.fromkeys(self._config_refresh, VALID)
         self._rules: dict[int, dict[str, Any]] = {}
         self._next_rule_id = FIRST_RULE_ID
@@ -140,33 +192,49 @@ class State:
             self._init_runtime()
 
     # ------------------------------------------------------------------ runtime additions
-    def _add_account(self, account_id: int, name: str | None = None) -> None:
-        self._accounts.setdefault(
-            account_id,
-            {
-                "id": account_id,
-                "name": name or f"Emulator account {account_id}",
-                "status": "ACTIVE",
-                "reference": f"urn:li:organization:{account_id}",
-            },
-        )
+    def _add_account(self, account_id: int, name: str | None = None, **fields: Any) -> None:
+        if account_id in self._accounts:
+            self._accounts[account_id].update(fields)
+            if name:
+                self._accounts[account_id]["name"] = name
+            return
+        self._accounts[account_id] = {
+            "id": account_id,
+            "name": name or f"Emulator account {account_id}",
+            "status": "ACTIVE",
+            "currency": "USD",
+            "type": "BUSINESS",
+            "test": False,
+            "reference": f"urn:li:organization:{account_id}",
+            **fields,
+        }
 
-    def _add_campaign(self, account_id: int, campaign_id: int, name: str | None = None) -> None:
+    def _add_campaign(
+        self, account_id: int, campaign_id: int, name: str | None = None, **fields: Any
+    ) -> None:
         self._add_account(account_id)
-        self._campaigns[campaign_id] = account_id
-        self._accounts[account_id].setdefault("_campaign_names", {})[campaign_id] = (
-            name or f"Emulator campaign {campaign_id}"
-        )
+        self._campaigns[campaign_id] = {
+            "id": campaign_id,
+            "account": account_urn(account_id),
+            "name": name or f"Emulator campaign {campaign_id}",
+            "status": "ACTIVE",
+            "type": "SPONSORED_UPDATES",
+            "test": False,
+            **fields,
+        }
 
-    def add_account(self, account_id: int, name: str | None = None) -> None:
-        """Register an ad account."""
+    def add_account(self, account_id: int, name: str | None = None, **fields: Any) -> None:
+        """Register (or amend) an ad account; ``fields`` such as status, currency, type."""
         with self._lock:
-            self._add_account(int(account_id), name)
+            self._add_account(int(account_id), name, **fields)
 
-    def add_campaign(self, account_id: int, campaign_id: int, name: str | None = None) -> None:
-        """Register a campaign under an ad account, creating the account if needed."""
+    def add_campaign(
+        self, account_id: int, campaign_id: int, name: str | None = None, **fields: Any
+    ) -> None:
+        """Register a campaign under an ad account, creating the account if needed;
+        ``fields`` such as status (ACTIVE, PAUSED, DRAFT, ARCHIVED...) or type."""
         with self._lock:
-            self._add_campaign(int(account_id), int(campaign_id), name)
+            self._add_campaign(int(account_id), int(campaign_id), name, **fields)
 
     def _add_rule(
         self,
@@ -206,12 +274,44 @@ class State:
         with self._lock:
             return self._add_rule(account, name, **fields)
 
-    def add_token(self, token: str, accounts: Iterable[int] | None = None) -> None:
-        """Register a valid access token, optionally restricted to some ad accounts."""
+    def _new_token_info(
+        self, client_id: str | None, scopes: Any, expires_at: int | None
+    ) -> dict[str, Any]:
+        now = now_s()
+        return {
+            "client_id": client_id or self.default_client_id,
+            "scopes": parse_scopes(scopes),
+            "created_at": now,
+            "authorized_at": now,
+            "expires_at": now + self.token_ttl_seconds if expires_at is None else int(expires_at),
+            "auth_type": "3L",
+        }
+
+    def add_token(
+        self,
+        token: str,
+        accounts: Iterable[int] | Mapping[int, str] | None = None,
+        role: str | None = None,
+        *,
+        scopes: str | Iterable[str] | None = None,
+        expires_at: int | None = None,
+        expires_in: int | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        """Register a valid access token.
+
+        ``accounts`` limits it to some ad accounts (a list, all with ``role``, or a mapping
+        account -> role); without it the token holds ``role`` (default ACCOUNT_BILLING_ADMIN)
+        on every account. ``scopes`` default to ``rw_conversions,r_ads``; the token expires at
+        ``expires_at`` (epoch seconds) or ``expires_in`` seconds from now (default 60 days).
+        """
+        roles = parse_roles(accounts, role)
+        if expires_at is None and expires_in is not None:
+            expires_at = now_s() + int(expires_in)
         with self._lock:
             self._tokens[token] = VALID
-            if accounts is not None:
-                self._token_accounts[token] = frozenset(int(a) for a in accounts)
+            self._token_roles[token] = roles
+            self._token_info[token] = self._new_token_info(client_id, scopes, expires_at)
 
     def set_token_status(self, token: str, status: str) -> None:
         """Mark a token valid, expired or revoked (unknown tokens are registered)."""
@@ -219,6 +319,11 @@ class State:
             raise ValueError(status)
         with self._lock:
             self._tokens[token] = status
+            info = self._token_info.setdefault(token, self._new_token_info(None, None, None))
+            if status == VALID and info["expires_at"] <= now_s():
+                info["expires_at"] = now_s() + self.token_ttl_seconds
+            elif status == EXPIRED:
+                info["expires_at"] = min(info["expires_at"], now_s())
 
     def add_refresh_token(self, refresh_token: str) -> None:
         """Register a valid refresh token."""
@@ -265,15 +370,50 @@ class State:
 
     # ------------------------------------------------------------------ tokens / gateway
     def token_status(self, token: str) -> str | None:
-        """``valid``, ``expired``, ``revoked`` or None for an unknown token."""
+        """``valid``, ``expired`` (marked so, or past its expiry time), ``revoked`` or None."""
         with self._lock:
-            return self._tokens.get(token)
+            status = self._tokens.get(token)
+            info = self._token_info.get(token)
+        if status == VALID and info is not None and info["expires_at"] <= now_s():
+            return EXPIRED
+        return status
 
-    def can_access(self, token: str, account_id: int) -> bool:
-        """Whether the token's member holds a role on the account (all accounts by default)."""
+    def token_info(self, token: str) -> dict[str, Any] | None:
+        """Introspection data of a known token (client_id, scopes, times, status), or None."""
+        status = self.token_status(token)
         with self._lock:
-            allowed = self._token_accounts.get(token)
-        return allowed is None or account_id in allowed
+            info = self._token_info.get(token)
+            return None if info is None or status is None else {**copy_json(info), "status": status}
+
+    def role(self, token: str, account_id: int) -> str | None:
+        """The token's role on an account, or None when it holds none."""
+        with self._lock:
+            roles = self._token_roles.get(token, DEFAULT_ROLE)
+            if isinstance(roles, str):
+                return roles if account_id in self._accounts else None
+            return roles.get(account_id)
+
+    def has_scope(self, token: str, *wanted: str) -> bool:
+        """Whether the token was granted any of ``wanted``."""
+        with self._lock:
+            info = self._token_info.get(token)
+        # Tokens registered without introspection data predate scopes: all scopes.
+        return info is None or any(s in info["scopes"] for s in wanted)
+
+    def can_access(self, token: str, account_id: int, *, conversions: bool = False) -> bool:
+        """Whether the token may use an account: any role plus ``r_ads``/``rw_ads`` to read it;
+        for the Conversions API (``conversions``) a non-VIEWER role and both
+        ``rw_conversions`` and ``r_ads``, as LinkedIn documents for those calls."""
+        role = self.role(token, account_id)
+        if role is None:
+            return False
+        if conversions:
+            return (
+                role != VIEWER
+                and self.has_scope(token, "rw_conversions")
+                and self.has_scope(token, "r_ads", "rw_ads")
+            )
+        return self.has_scope(token, "r_ads", "rw_ads")
 
     def allow_request(self, token: str) -> bool:
         """Sliding one-minute per-token throttle; False means answer 429."""
@@ -290,11 +430,12 @@ class State:
             window.append(now)
             return True
 
-    def issue_access_token(self) -> str:
-        """Mint and register a new ~100-character access token."""
+    def issue_access_token(self, client_id: str | None = None, scopes: Any = None) -> str:
+        """Mint and register a new ~100-character access token of an OAuth app."""
         token = "AQ" + secrets.token_urlsafe(74)
         with self._lock:
             self._tokens[token] = VALID
+            self._token_info[token] = self._new_token_info(client_id, scopes, None)
         return token
 
     def use_refresh_token(self, refresh_token: str) -> str | None:
@@ -327,17 +468,14 @@ class State:
     def campaign_account(self, campaign_id: int) -> int | None:
         """Owning account of a campaign, or None when the campaign does not exist."""
         with self._lock:
-            return self._campaigns.get(campaign_id)
+            campaign = self._campaigns.get(campaign_id)
+        return None if campaign is None else int(campaign["account"].rpartition(":")[2])
 
     def campaigns(self, account_id: int) -> list[dict[str, Any]]:
         """Campaign entities of an account, by id."""
+        urn = account_urn(account_id)
         with self._lock:
-            account = self._accounts.get(account_id) or {}
-            names = account.get("_campaign_names", {})
-            return [
-                _campaign_entity(account_id, cid, names.get(cid, ""))
-                for cid in sorted(c for c, a in self._campaigns.items() if a == account_id)
-            ]
+            return [copy_json(c) for _, c in sorted(self._campaigns.items()) if c["account"] == urn]
 
     # ------------------------------------------------------------------ rules
     def rule(self, rule_id: int) -> dict[str, Any] | None:
@@ -489,12 +627,3 @@ class State:
 
 def _public_account(account: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in account.items() if not k.startswith("_")}
-
-
-def _campaign_entity(account_id: int, campaign_id: int, name: str) -> dict[str, Any]:
-    return {
-        "id": campaign_id,
-        "account": account_urn(account_id),
-        "name": name,
-        "status": "ACTIVE",
-    }
