@@ -48,6 +48,7 @@ class Run:
             client_id=s.client_id,
             client_secret=s.client_secret,
             oauth_token_url=s.oauth_token_url,
+            refresh_token_path=s.refresh_token_path,
             session=session,
             timeout=(s.connect_timeout, s.read_timeout),
         )

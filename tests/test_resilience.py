@@ -361,3 +361,105 @@ def test_broken_input_is_one_clear_error_without_traceback(emu, rule, tmp_path, 
     assert result.returncode == 1
     assert expected in result.stderr.replace("Unable to parse", "cannot be parsed")
     assert "Traceback" not in result.stderr
+
+
+# -- secrets and the network (safety issue: items 5, 9, 10, 11) -------------------------------
+
+DEBUG_ENV = {"TARGET_LINKEDIN_CAPI_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"}
+REFRESH_CONFIG = {"refresh_token": "refresh-1", "client_id": "client-id",
+                  "client_secret": "client-secret"}  # fmt: skip
+
+
+def test_a_token_read_from_a_file_with_its_newline_works(emu, rule, tmp_path):
+    config = base_config(emu, rule, access_token="emulator-token\n")
+    result = run_target(config, singer([record(i) for i in range(20)]), tmp_path, env=DEBUG_ENV)
+    assert result.returncode == 0, result.stderr
+    assert_exactly_once(emu, 20)
+    assert "emulator-token" not in result.stderr
+
+
+def test_a_token_with_an_inner_line_break_is_a_config_error_that_does_not_echo_it(
+    emu, rule, tmp_path
+):
+    config = base_config(emu, rule, access_token="emulator\n-token-XYZ")
+    result = run_target(config, singer([record(i) for i in range(5)]), tmp_path, env=DEBUG_ENV)
+    assert result.returncode == 1
+    assert "access_token" in result.stderr
+    for form in ("-token-XYZ", "token-XYZ", "emulator\\n", "emulator%0A"):
+        assert form not in result.stderr + result.stdout
+    assert emu.state.requests() == []
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, "BAD_THING"), (403, None), (426, "X")])
+def test_linkedin_text_in_a_fatal_answer_is_redacted_even_at_debug(
+    emu, rule, tmp_path, status, code
+):
+    body = {"status": status, "message": "Member leaky.person@example.org at 198.51.100.23 "
+            "and 2001:db8::23 refused"}  # fmt: skip
+    if code:
+        body["code"] = code
+    emu.add_fault({"path": "/rest/conversionEvents", "status": status, "body": body, "times": 0})
+    result = run_target(
+        base_config(emu, rule), singer([record(i) for i in range(5)]), tmp_path, env=DEBUG_ENV
+    )
+    assert result.returncode == 1
+    assert "DEBUG" in result.stderr and "<redacted>" in result.stderr
+    outputs = result.stderr + result.stdout + str(result.rejected)
+    for raw in ("leaky.person", "example.org", "198.51.100.23", "2001:db8::23"):
+        assert raw not in outputs
+
+
+@pytest.mark.parametrize("path", ["/oauth/v2/accessToken", "/rest/conversionEvents"])
+def test_a_redirect_is_not_followed_and_stops_the_run(emu, rule, tmp_path, path):
+    emu.add_fault({
+        "path": path, "status": 307, "times": 0, "body": {},
+        "headers": {"Location": f"{emu.base_url.rsplit('/rest', 1)[0]}/stolen?q=1"},
+    })  # fmt: skip
+    config = base_config(emu, rule, **REFRESH_CONFIG)
+    if path.startswith("/oauth"):
+        config.pop("access_token")  # the first call refreshes
+    result = run_target(config, singer([record(i) for i in range(5)]), tmp_path)
+    assert result.returncode == 1
+    assert "does not redirect" in result.stderr and "stolen" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not [r for r in emu.state.requests() if r["path"].startswith("/stolen")]
+    assert result.states == []
+
+
+def rotating_emulator():
+    return Emulator(
+        port=0, tokens=[], accounts=[5010001], campaigns={5010001: [6010001]},
+        oauth_clients={"client-id": "client-secret"}, refresh_tokens=["refresh-1"],
+        rotate_refresh_tokens=True,
+    )  # fmt: skip
+
+
+def test_a_rotated_refresh_token_is_kept_for_the_next_run(tmp_path):
+    token_file = tmp_path / "private" / "refresh-token"
+    with rotating_emulator() as emu:
+        rule = emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
+        config = base_config(emu, rule, refresh_token_path=str(token_file), **REFRESH_CONFIG)
+        config.pop("access_token")
+        for run in range(3):  # the configured refresh-1 is spent after the first run
+            work = tmp_path / f"run{run}"
+            work.mkdir()
+            result = run_target(config, singer([record(i) for i in range(5)]), work)
+            assert result.returncode == 0, result.stderr
+            assert "WARNING" not in result.stderr
+            stored = token_file.read_text().strip()
+            assert stored and stored != "refresh-1"
+            assert stored not in result.stderr
+        assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+        assert len(emu.state.accepted_events()) == 15
+
+
+def test_a_rotated_refresh_token_without_a_path_warns_once(tmp_path):
+    with rotating_emulator() as emu:
+        rule = emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
+        config = base_config(emu, rule, **REFRESH_CONFIG)
+        config.pop("access_token")
+        result = run_target(config, singer([record(i) for i in range(5)]), tmp_path)
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+        assert len(warnings) == 1 and "refresh_token_path" in warnings[0]
+        assert "stop working" in warnings[0]

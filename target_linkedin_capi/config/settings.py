@@ -14,13 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from target_linkedin_capi.errors import ConfigError
 from target_linkedin_capi.events.fields import CANONICAL_FIELDS
 from target_linkedin_capi.linkedin import vocabulary as linkedin
+from target_linkedin_capi.linkedin.auth import unsendable_position
 from target_linkedin_capi.plan.rules import RuleSpec
 
 logger = logging.getLogger(__name__)
@@ -144,6 +146,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property("client_id", th.StringType, secret=True, title="OAuth client id"),
     th.Property("client_secret", th.StringType, secret=True, title="OAuth client secret"),
+    th.Property(
+        "refresh_token_path",
+        th.StringType,
+        title="Refresh token file",
+        description="File where the target keeps the refresh token when LinkedIn issues a new "
+        "one (written atomically, mode 0600; its folder is created with mode 0700). Whenever "
+        "this file exists and is not empty, its token is used instead of refresh_token (a "
+        "config file's age says nothing under Meltano, which writes it anew for every run); "
+        "if LinkedIn refuses the file's token, the configured refresh_token is tried once.",
+    ),
     th.Property(
         "api_version",
         th.StringType(pattern=r"^\d{6}(\.\d{2})?$"),
@@ -294,6 +306,7 @@ class Settings:
     refresh_token: str | None
     client_id: str | None
     client_secret: str | None
+    refresh_token_path: str | None
     api_version: str
     api_base_url: str
     oauth_token_url: str
@@ -337,11 +350,61 @@ def _present(value: object) -> bool:
     return value is not None and value != "" and value != []
 
 
-def _check_url(setting: str, url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(setting, f"'{url}' is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+def _secret(config: Mapping[str, Any], key: str) -> str | None:
+    """A credential without surrounding whitespace (a file read by `$(cat ...)` ends in a
+    newline); one that still holds a character no HTTP header or form can carry as typed is
+    refused, naming only the position: the value itself must never be echoed."""
+    value = config.get(key)
+    if value is None:
+        return None
+    value = str(value).strip()
+    position = unsendable_position(value)
+    if position is not None:
+        raise ConfigError(
+            key,
+            f"contains a space, control or non-ASCII character at position {position + 1} "
+            f"(of {len(value)}); copy the value again without line breaks or other characters "
+            "around or inside it",
+        )
+    return value or None
+
+
+# What a URL may not hold: each of these lets the text mean one host to a reader (or an
+# earlier check) and another to the HTTP library, or hides part of it.
+_URL_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2060\ufeff]")
+
+
+def _check_url(setting: str, url: str, *, allow_query: bool = True) -> str:
+    """The URL as configured, after checking the host exactly as requests will connect to it.
+
+    requests (through urllib3) parses URLs with `urllib3.util.parse_url`, which differs from
+    `urllib.parse` on backslashes and `@`: `http://10.0.0.1\\@127.0.0.1/` connects to
+    10.0.0.1. The same parser is used here, and anything ambiguous is refused outright.
+    """
+    if _URL_CONTROL.search(url):
+        raise ConfigError(setting, "contains whitespace or control characters; remove them")
+    if "\\" in url:
+        raise ConfigError(setting, "contains a backslash; write the URL with / only")
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        parts = None
+    # The URL is not echoed: a malformed one may hold a password or a token.
+    if parts is None or parts.scheme not in ("http", "https") or not parts.host:
+        raise ConfigError(setting, "is not an http(s) URL (expected https://host/path)")
+    if parts.auth is not None:
+        raise ConfigError(
+            setting,
+            "must not contain a user name or password (user@host); tokens go in the "
+            "token settings, and the host must be unambiguous",
+        )
+    if parts.fragment is not None or "#" in url:
+        raise ConfigError(setting, "must not contain a fragment (#...)")
+    if not allow_query and (parts.query is not None or "?" in url):
+        raise ConfigError(
+            setting, "must not contain a query (?...): request paths are appended to it"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.host):
         raise ConfigError(
             setting,
             "must use https:// (plain http is only allowed for a loopback host such as the "
@@ -351,10 +414,11 @@ def _check_url(setting: str, url: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
+    host = host.lower()
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
     except ValueError:
         return False
 
@@ -529,9 +593,9 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     )
     api_version_number = int(api_version[:6])
 
-    access_token = config.get("access_token") or None
+    access_token = _secret(config, "access_token")
     refresh_parts = [
-        config.get(key) or None for key in ("refresh_token", "client_id", "client_secret")
+        _secret(config, key) for key in ("refresh_token", "client_id", "client_secret")
     ]
     if any(refresh_parts) and not all(refresh_parts):
         missing = [
@@ -549,6 +613,12 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             "access_token",
             "no credentials: set access_token (OAuth token with rw_conversions and r_ads, or a "
             "Campaign Manager Direct API token), or refresh_token + client_id + client_secret",
+        )
+    refresh_token_path = str(config.get("refresh_token_path") or "").strip() or None
+    if refresh_token_path and not all(refresh_parts):
+        raise ConfigError(
+            "refresh_token_path",
+            "is only used with refresh_token, client_id and client_secret; set those too",
         )
 
     batch_size = int(config.get("batch_size_rows") or linkedin.MAX_BATCH_ELEMENTS)
@@ -603,8 +673,9 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         refresh_token=refresh_parts[0],
         client_id=refresh_parts[1],
         client_secret=refresh_parts[2],
+        refresh_token_path=refresh_token_path,
         api_version=api_version,
-        api_base_url=_check_url("api_base_url", str(config.get("api_base_url") or linkedin.DEFAULT_API_BASE_URL)),
+        api_base_url=_check_url("api_base_url", str(config.get("api_base_url") or linkedin.DEFAULT_API_BASE_URL), allow_query=False),
         oauth_token_url=_check_url("oauth_token_url", str(config.get("oauth_token_url") or linkedin.DEFAULT_OAUTH_TOKEN_URL)),
         rules=tuple(rules),
         batch_size=batch_size,

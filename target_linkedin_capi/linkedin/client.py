@@ -36,7 +36,8 @@ from tenacity import (
 )
 
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.linkedin.auth import REAUTH_ADVICE, TokenManager
+from target_linkedin_capi.linkedin.auth import REAUTH_ADVICE, TokenManager, host_of
+from target_linkedin_capi.report.redaction import redact_linkedin_message
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REFRESHABLE_CODES = frozenset({"INVALID_ACCESS_TOKEN", "EXPIRED_ACCESS_TOKEN"})
 _INDEX_LINE = re.compile(r"Index:\s*(\d+),\s*")
 _INDICES = re.compile(r"indices\s*\[([\d,\s]*)\]")
+# What may be shown of LinkedIn's `code` and `x-li-uuid` as they are: anything else is text.
+_CODE = re.compile(r"^[A-Z0-9_]{1,64}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9+/=_.-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -66,15 +70,25 @@ class ApiAnswer:
             body = {}
         return cls(
             status=response.status_code,
-            code=body.get("code"),
-            message=str(body.get("message") or response.reason or "").strip(),
+            code=str(body["code"]) if body.get("code") else None,
+            # Redacted from the start: the message reaches logs, errors and the rejected
+            # file by several ways (describe(), failure reasons).
+            message=redact_linkedin_message(
+                str(body.get("message") or response.reason or "")
+            ).strip(),
             request_id=response.headers.get("x-li-uuid"),
         )
 
     def describe(self) -> str:
-        code = f" {self.code}" if self.code else ""
-        rid = f" (x-li-uuid {self.request_id})" if self.request_id else ""
-        message = self.message
+        """The answer for logs, errors and files: LinkedIn echoes submitted values (emails,
+        names, IPs) in its messages, so they are masked here, the one way out."""
+        code = ""
+        if self.code:
+            code = f" {self.code}" if _CODE.match(self.code) else " <redacted>"
+        rid = ""
+        if self.request_id and _REQUEST_ID.match(self.request_id):
+            rid = f" (x-li-uuid {self.request_id})"
+        message = redact_linkedin_message(self.message)
         if len(message) > _MAX_MESSAGE:  # e.g. "indices [0, 1, ... 4999]"
             message = message[:_MAX_MESSAGE] + f"... ({len(message)} characters)"
         return f"HTTP {self.status}{code}: {message}{rid}"
@@ -303,6 +317,15 @@ class LinkedInClient:
                 f"retries (api_base_url {self.base_url}). Check the network and run again; "
                 "nothing after the last checkpoint was marked as delivered."
             ) from None
+        except (requests.RequestException, UnicodeError) as exc:
+            # Reported by type only: requests quotes header values in its messages
+            # (InvalidHeader shows 'Bearer <token>'), and other texts quote the URL.
+            raise FatalError(
+                f"LinkedIn {what} could not be sent: {type(exc).__name__} (details withheld: "
+                "they may quote the request and its token). Check access_token (no line "
+                "breaks or spaces) and api_base_url; nothing after the last checkpoint was "
+                "marked as delivered."
+            ) from None
 
     def _attempt(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, what: str
@@ -317,8 +340,19 @@ class LinkedInClient:
                 data=body,
                 headers={**headers, "Authorization": f"Bearer {token}"},
                 timeout=self.timeout,
+                # LinkedIn's REST API does not redirect; following one would take the token
+                # and the events to a URL that the https/loopback check never saw.
+                allow_redirects=False,
             )
             status = response.status_code
+            if 300 <= status < 400:
+                raise FatalError(
+                    f"LinkedIn {what} answered with a redirect (HTTP {status}) from the host "
+                    f"of api_base_url ({host_of(self.base_url)}). LinkedIn does not redirect "
+                    "these calls, so the target did not follow it and the token was sent "
+                    "nowhere else. Set api_base_url to LinkedIn's REST base "
+                    "(https://api.linkedin.com/rest)."
+                )
             if status < 400:
                 return response
             if status in RETRY_STATUSES:

@@ -439,3 +439,116 @@ def test_cli_about_lists_every_setting() -> None:
     assert (
         properties["oauth_token_url"]["default"] == "https://www.linkedin.com/oauth/v2/accessToken"
     )
+
+
+# -- secrets and URLs (safety issue: items 5, 10, 11) ----------------------------------------
+
+SECRET_KEYS = ("access_token", "refresh_token", "client_id", "client_secret")
+
+
+def refresh_config(**overrides: Any) -> dict[str, Any]:
+    values = {
+        "access_token": "tok-SECRET-abc123",
+        "refresh_token": "rt-SECRET-abc123",
+        "client_id": "cid-SECRET-abc123",
+        "client_secret": "cs-SECRET-abc123",
+    }
+    values.update(overrides)
+    return values
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_secrets_read_from_files_lose_surrounding_whitespace(
+    make_settings: MakeSettings, key: str
+) -> None:
+    # `$(cat token.txt)` or a YAML block scalar leaves a trailing newline.
+    raw = refresh_config()[key]
+    settings = make_settings(**refresh_config(**{key: f" \t{raw}\r\n"}))
+    assert getattr(settings, key) == raw
+    assert raw in settings.secrets and f"{raw}\r\n" not in settings.secrets
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+@pytest.mark.parametrize("inner", ["\n", "\r", "\x00", "\x7f", " ", "\u00e9", "\u2028"])
+def test_a_secret_that_cannot_be_sent_is_a_config_error_without_its_value(
+    make_settings: MakeSettings, key: str, inner: str
+) -> None:
+    raw = refresh_config()[key]
+    bad = raw[:4] + inner + raw[4:]
+    error = config_error(make_settings, **refresh_config(**{key: bad}))
+    assert error.setting == key
+    assert "position 5" in error.problem
+    for shown in (str(error), repr(error), error.problem):
+        assert "SECRET" not in shown and "abc123" not in shown
+
+
+def test_a_whitespace_only_secret_counts_as_absent(make_settings: MakeSettings) -> None:
+    assert config_error(make_settings, access_token=" \n").setting == "access_token"
+
+
+@pytest.mark.parametrize("setting", ["api_base_url", "oauth_token_url"])
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        # requests (urllib3) connects to 10.0.0.1 here, while urlsplit says 127.0.0.1.
+        ("http://10.0.0.1\\@127.0.0.1/rest", "backslash"),
+        ("https://api.linkedin.com\\@evil.example/rest", "backslash"),
+        ("http://user:pw@127.0.0.1/rest", "user name or password"),
+        ("https://evil.example@api.linkedin.com/rest", "user name or password"),
+        ("http://127.0.0.1/rest#frag", "fragment"),
+        ("http://127.0.0.1/re st", "whitespace or control"),
+        ("http://127.0.0.1/rest\n", "whitespace or control"),
+        ("http://127.0.0.1\t.evil.example/rest", "whitespace or control"),
+        ("http://127.0.0.1%2f@10.0.0.1/rest", "user name or password"),
+        ("http://10.0.0.1:80#@127.0.0.1/rest", "fragment"),
+        ("http://localhost.:8080@evil.example/rest", "user name or password"),
+    ],
+)
+def test_urls_that_could_send_the_token_elsewhere_are_refused(
+    make_settings: MakeSettings, setting: str, url: str, words: str
+) -> None:
+    error = config_error(make_settings, **{setting: url})
+    assert error.setting == setting
+    assert words in error.problem
+
+
+def test_the_loopback_check_uses_the_host_requests_connects_to() -> None:
+    from urllib3.util import parse_url
+
+    from target_linkedin_capi.config.settings import _check_url
+
+    for url in ("http://127.0.0.1:9/rest", "http://[::1]:8080/rest", "http://LOCALHOST:1/x"):
+        assert _check_url("api_base_url", url) == url.rstrip("/")
+        host = parse_url(url).host
+        assert host is not None and host.strip("[]").lower() in ("127.0.0.1", "::1", "localhost")
+
+
+def test_api_base_url_with_a_query_is_refused(make_settings: MakeSettings) -> None:
+    # Paths are appended to it: /conversionEvents would land inside the query.
+    error = config_error(make_settings, api_base_url="https://api.linkedin.com/rest?x=1")
+    assert error.setting == "api_base_url"
+    assert "query" in error.problem
+
+
+def test_refresh_token_path_is_a_setting(make_settings: MakeSettings, tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "linkedin-refresh-token"
+    settings = make_settings(**refresh_config(refresh_token_path=str(path)))
+    assert settings.refresh_token_path == str(path)
+    assert make_settings().refresh_token_path is None
+
+
+def test_refresh_token_path_without_refresh_credentials_is_a_config_error(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    error = config_error(make_settings, refresh_token_path=str(tmp_path / "rt"))
+    assert error.setting == "refresh_token_path"
+    assert "client_id" in error.problem
+
+
+def test_refresh_token_path_is_declared_in_about_and_not_secret() -> None:
+    result = subprocess.run(
+        [CLI, "--about", "--format=json"], capture_output=True, text=True, timeout=30, check=True
+    )
+    prop = json.loads(result.stdout)["settings"]["properties"]["refresh_token_path"]
+    assert "newer" in prop["description"] or "exists" in prop["description"]
+    assert not prop.get("secret")

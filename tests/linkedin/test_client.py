@@ -519,3 +519,100 @@ def test_client_uses_its_rate_limiter(
         client.send_events(BODY, 2)
     assert requests_mock.call_count == 5
     assert sum(fake_clock.sleeps) >= 120.0  # 5 requests at 2 per minute: two full waits
+
+
+# -- secrets, LinkedIn's text, redirects (safety issue: items 5, 9, 10) ----------------------
+
+LEAKY = "Member grace.hopper@example.org at 203.0.113.9 (2001:db8::7) sent 'Grace Hopper'"
+LEAKED = ("grace.hopper", "example.org", "203.0.113.9", "2001:db8::7", "Grace Hopper")
+
+
+def test_a_token_requests_cannot_send_is_fatal_and_named_by_type_only(
+    make_client: MakeClient, requests_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What happened with a token read from a file: requests refuses the header and quotes
+    # it, escaped, in the exception text.
+    requests_mock.post(EVENTS_URL, **OK)
+    client = make_client(access_token="tok-SECRET-abc123\n")
+    with caplog.at_level(logging.DEBUG), pytest.raises(FatalError) as caught:
+        client.send_events(BODY, 2)
+    message = str(caught.value)
+    assert "InvalidHeader" in message and "access_token" in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    for shown in (message, caplog.text):
+        assert "SECRET" not in shown and "abc123" not in shown
+    assert requests_mock.call_count == 0
+
+
+def test_any_requests_exception_text_is_withheld(
+    client: LinkedInClient, requests_mock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    requests_mock.post(EVENTS_URL, exc=requests.exceptions.InvalidURL(f"Bearer {TOKEN} looked odd"))
+    with caplog.at_level(logging.DEBUG), pytest.raises(FatalError) as caught:
+        client.send_events(BODY, 2)
+    assert "InvalidURL" in str(caught.value)
+    assert TOKEN not in str(caught.value) and TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize("status", [400, 403, 426])
+def test_linkedin_messages_in_fatal_errors_are_redacted(
+    make_client: MakeClient, requests_mock: Any, status: int
+) -> None:
+    client = make_client(api_version="202510")
+    body: dict[str, Any] = {"status": status, "message": LEAKY}
+    if status != 403:
+        body["code"] = "SOME_CODE"  # a gateway 400 (with a code) is fatal, not a rejection
+    requests_mock.post(EVENTS_URL, status_code=status, json=body)
+    with pytest.raises(FatalError) as caught:
+        client.send_events(BODY, 2)
+    message = str(caught.value)
+    assert "<redacted>" in message
+    for raw in LEAKED:
+        assert raw not in message
+
+
+def test_linkedin_messages_in_api_errors_and_rejections_are_redacted(
+    client: LinkedInClient, requests_mock: Any
+) -> None:
+    requests_mock.get(f"{API_BASE}/conversions/1", status_code=404, json={"message": LEAKY})
+    with pytest.raises(ApiError) as api_error:
+        client.get_json("/conversions/1", what="rule lookup")
+    message = f"Index: 1, ERROR :: /user/userInfo/firstName :: {LEAKY}\n"
+    requests_mock.post(EVENTS_URL, status_code=422, json={"message": message, "status": 422})
+    with pytest.raises(RejectedBatch) as rejected:
+        client.send_events(BODY, 2)
+    assert rejected.value.failures is not None and set(rejected.value.failures) == {1}
+    shown = [str(api_error.value), str(rejected.value), *rejected.value.failures.values()]
+    for text in shown:
+        for raw in LEAKED:
+            assert raw not in text
+
+
+def test_a_linkedin_code_or_request_id_that_is_text_is_not_echoed(
+    client: LinkedInClient, requests_mock: Any
+) -> None:
+    requests_mock.post(
+        EVENTS_URL,
+        status_code=409,
+        json={"code": "grace.hopper@example.org", "message": "conflict"},
+        headers={"x-li-uuid": "grace hopper at 203.0.113.9"},
+    )
+    with pytest.raises(FatalError) as caught:
+        client.send_events(BODY, 2)
+    assert "grace" not in str(caught.value) and "203.0.113.9" not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_fatal_and_not_followed(
+    client: LinkedInClient, requests_mock: Any, status: int
+) -> None:
+    elsewhere = "http://api.linkedin.test/rest/conversionEvents?token=1"
+    requests_mock.post(EVENTS_URL, status_code=status, headers={"Location": elsewhere})
+    requests_mock.post(elsewhere, **OK)
+    requests_mock.get(elsewhere, **OK)
+    with pytest.raises(FatalError) as caught:
+        client.send_events(BODY, 2)
+    message = str(caught.value)
+    assert requests_mock.call_count == 1  # the token and events went nowhere else
+    assert "api_base_url" in message and "api.linkedin.test" in message
+    assert "does not redirect" in message and "token=1" not in message
