@@ -22,11 +22,8 @@ import msgspec
 
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin.client import LinkedInClient, RejectedBatch
-from target_linkedin_capi.report.run_report import (
-    JsonLines,
-    RunReport,
-    redact_linkedin_message,
-)
+from target_linkedin_capi.report.redaction import redact_linkedin_message
+from target_linkedin_capi.report.run_report import JsonLines, RunReport
 
 logger = logging.getLogger(__name__)
 

@@ -30,11 +30,9 @@ from target_linkedin_capi.report.files import private_file
 
 logger = logging.getLogger(__name__)
 
-_QUOTED = re.compile(r'"([^"]*)"')
 # Anchored at a token's start: without the look-behind, a long token with no `@` is
 # rescanned from every position (quadratic time on a hostile message).
 _EMAILISH = re.compile(r"(?<![^\s@\"'])[^\s@\"']+@[^\s@\"']+")
-_ENUM_LIKE = re.compile(r"^[A-Z0-9_]+$")
 # The id the target derives from the stream and key (see EventMapper.derived_event_id): a
 # hash already, and the same in every run, so it is written as it is.
 _DERIVED_EVENT_ID = re.compile(r"^k-[0-9a-f]{40}$")
@@ -42,14 +40,6 @@ _DERIVED_EVENT_ID = re.compile(r"^k-[0-9a-f]{40}$")
 WITHHELD = "<withheld: looks like an email; see rejected_records_mask_keys>"
 # Shorter values of a record are not searched for in messages: they would match everywhere.
 _MIN_SCRUBBED_LENGTH = 4
-
-
-def redact_linkedin_message(message: str) -> str:
-    """LinkedIn echoes submitted values in its errors: keep enum symbols, mask the rest."""
-    message = _EMAILISH.sub("<redacted>", message)
-    return _QUOTED.sub(
-        lambda m: m.group(0) if _ENUM_LIKE.match(m.group(1)) else '"<redacted>"', message
-    )
 
 
 def key_text(value: Any) -> str:
