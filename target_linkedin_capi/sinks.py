@@ -164,16 +164,16 @@ def declared_names(schema: Any) -> frozenset[str]:
 
 def describe_path(parts: list[Any], declared: frozenset[str]) -> str:
     """A record path for messages: declared names only; anything else could be data."""
-    shown = []
+    path = ""
     for part in parts:
         text = str(part)
         if text in declared:
-            shown.append(text)
+            path += f".{text}" if path else text
         elif isinstance(part, int) or text.isdigit():
-            shown.append("[]")  # an array item (or an undeclared all-digit key)
-        else:
-            shown.append("<undeclared>")
-    return ".".join(shown) or "record"
+            path += "[]"  # an array item (or an undeclared all-digit key)
+        elif not path.endswith("<undeclared>"):  # an undeclared name may hold dots
+            path += ".<undeclared>" if path else "<undeclared>"
+    return path or "record"
 
 
 def _rule_text(rule: Any, definition: Any) -> str:

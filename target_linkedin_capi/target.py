@@ -20,6 +20,7 @@ from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder
 from singer_sdk.exceptions import (
     ConfigValidationError,
     MapExpressionError,
+    MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
     StreamMapConfigError,
 )
@@ -116,6 +117,10 @@ def _checked_lines(lines: Iterable[str]) -> Iterator[str]:
 
 class InputError(FatalError):
     """The tap's output (or a stream map applied to it) cannot be processed."""
+
+
+class MissingKeyProperty(InputError, MissingKeyPropertiesError):
+    """A record lacks a key property; still the SDK's error type, for code that expects it."""
 
 
 class TargetLinkedInCapi(Target):
@@ -222,7 +227,7 @@ class TargetLinkedInCapi(Target):
         for key in sink.key_properties_tuple:  # the SDK's _singer_validate_message, inlined
             if key not in record:
                 # The SDK's error lists the record's keys, and a key can be data.
-                raise InputError(
+                raise MissingKeyProperty(
                     f"A record of stream '{sink.stream_name}' lacks the key property "
                     f"'{key}' that its SCHEMA's key_properties declares "
                     f"({', '.join(sink.key_properties_tuple)}). Fix the tap's output or its "
@@ -399,7 +404,9 @@ class TargetLinkedInCapi(Target):
         except (InvalidInputLine, RecordsWithoutSchemaException) as exc:
             # The tap's output is broken: say so plainly. These messages are the target's
             # own or the SDK's that name only the stream (see QuietMsgSpecReader).
-            target.fail(InputError(f"The input cannot be processed: {exc}"))
+            error = InputError(f"The input cannot be processed: {exc}")
+            error.__cause__ = exc
+            target.fail(error)
             sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - reported as one paragraph, exit 1
             # Anything else: its message may quote record values, so only its type and
@@ -422,15 +429,18 @@ def _where(exc: BaseException) -> str:
 
 def _unexpected(exc: BaseException, where: str) -> FatalError:
     if isinstance(exc, RecursionError):
-        return InputError(
+        error: FatalError = InputError(
             f"The input is nested too deeply to be processed ({where}); flatten the tap's "
             "output (or select fewer nested columns)."
         )
-    return FatalError(
-        f"Internal error ({type(exc).__name__}) {where}; nothing after the last checkpoint "
-        "was marked as delivered. Run with log level DEBUG for where it happened, and "
-        "report it."
-    )
+    else:
+        error = FatalError(
+            f"Internal error ({type(exc).__name__}) {where}; nothing after the last "
+            "checkpoint was marked as delivered. Run with log level DEBUG for where it "
+            "happened, and report it."
+        )
+    error.__cause__ = exc  # for the frames at DEBUG
+    return error
 
 
 def safe_traceback(exc: BaseException) -> str:
@@ -445,10 +455,10 @@ def safe_traceback(exc: BaseException) -> str:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         frames = traceback.format_list(traceback.extract_tb(current.__traceback__))
-        shown = str(current) if type(current) in (FatalError, InputError) else "(message not shown)"
+        shown = str(current) if isinstance(current, FatalError) else "(message not shown)"
         parts.append("".join(frames) + f"{type(current).__name__}: {shown}")
         current = current.__cause__ or current.__context__
-    return "\nwhich arose while handling:\n".join(parts)
+    return "\ncaused by (or arose while handling):\n".join(parts)
 
 
 logging.getLogger("urllib3").setLevel(logging.WARNING)  # no per-request lines with URLs
