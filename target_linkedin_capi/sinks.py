@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
+import jsonschema
+from referencing import Registry
 from singer_sdk import BatchSink
-from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
 from target_linkedin_capi.delivery.dispatcher import Batch, Item
+from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.events.batches import MappedBatch, map_batch
 from target_linkedin_capi.events.mapper import EventMapper
 
@@ -30,27 +35,234 @@ class RecordInvalid(ValueError):
     """A record that does not match its stream's schema (message holds no values)."""
 
 
+class SchemaRefused(FatalError):
+    """A stream's SCHEMA the target will not use; the message names the stream and why."""
+
+
+# A tap's SCHEMA is untrusted input: bounded before anything (the SDK's deepcopy, the
+# validator's code generator) recurses through it. Real tap schemas are a few levels deep.
+MAX_SCHEMA_DEPTH = 64
+MAX_SCHEMA_NODES = 200_000
+
+# Keywords whose value is one subschema, a list of them, or a name -> subschema map; every
+# other keyword's value is data (enum, const, default, ...) and is not walked as a schema.
+_ONE_SUBSCHEMA = frozenset(
+    {"additionalProperties", "additionalItems", "items", "not", "contains", "propertyNames",
+     "if", "then", "else", "unevaluatedItems", "unevaluatedProperties"}
+)  # fmt: skip
+_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
+_SUBSCHEMA_MAPS = frozenset(
+    {"properties", "patternProperties", "definitions", "$defs", "dependentSchemas",
+     "dependencies"}
+)  # fmt: skip
+# Regexes would run on untrusted values in a backtracking engine (a tap's `^(a+)+$` hangs
+# validation), and formats are not checked, as by the SDK's default validator.
+_NOT_VALIDATED = frozenset({"pattern", "patternProperties", "format"})
+
+
+def check_schema(stream: str, schema: Any) -> None:
+    """Refuse a SCHEMA nested too deeply, too large, or referring outside itself."""
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(schema, 0)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_SCHEMA_DEPTH:
+            raise SchemaRefused(
+                f"The SCHEMA of stream '{stream}' is nested more than {MAX_SCHEMA_DEPTH} "
+                "levels deep, more than the target accepts: flatten the tap's schema for "
+                "this stream (or select fewer nested columns)."
+            )
+        if nodes > MAX_SCHEMA_NODES:
+            raise SchemaRefused(
+                f"The SCHEMA of stream '{stream}' has more than {MAX_SCHEMA_NODES} entries, "
+                "more than the target accepts: select fewer columns for this stream."
+            )
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+    _check_refs(stream, schema)
+
+
+def _subschemas(schema: dict[str, Any]) -> list[Any]:
+    found: list[Any] = []
+    for keyword, value in schema.items():
+        if keyword in _ONE_SUBSCHEMA and isinstance(value, dict):
+            found.append(value)
+        elif keyword in _SUBSCHEMA_LISTS and isinstance(value, list):
+            found.extend(value)
+        elif keyword in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            found.extend(value.values())
+    return found
+
+
+def _check_refs(stream: str, schema: Any) -> None:
+    # Only references inside the document: a remote one would be fetched over the network
+    # (no timeout) and a file:// one read from disk.
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref")
+        if ref is not None and not (isinstance(ref, str) and ref.startswith("#")):
+            raise SchemaRefused(
+                f"The SCHEMA of stream '{stream}' refers to another document ($ref that does "
+                "not start with '#'). The target never fetches schemas from the network or "
+                "disk: include the referenced definitions in the tap's schema."
+            )
+        stack.extend(_subschemas(node))
+
+
+def validation_schema(schema: dict[str, Any], stream: str = "?") -> dict[str, Any]:
+    """A copy of `schema` that is safe to evaluate on untrusted records.
+
+    Checked as `check_schema` does, and without the keywords that are not validated
+    (regexes, formats). Dropping patternProperties also lifts additionalProperties where
+    both are given: a property the pattern allowed must not be refused for want of it.
+    """
+    check_schema(stream, schema)
+    return _sanitized(schema)
+
+
+def _sanitized(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    result: dict[str, Any] = {}
+    for keyword, value in node.items():
+        if keyword in _NOT_VALIDATED:
+            continue
+        if keyword == "additionalProperties" and "patternProperties" in node:
+            continue
+        if keyword in _ONE_SUBSCHEMA and isinstance(value, dict):
+            result[keyword] = _sanitized(value)
+        elif keyword in _SUBSCHEMA_LISTS and isinstance(value, list):
+            result[keyword] = [_sanitized(item) for item in value]
+        elif keyword in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            result[keyword] = {name: _sanitized(sub) for name, sub in value.items()}
+        else:
+            result[keyword] = value
+    return result
+
+
+def declared_names(schema: Any) -> frozenset[str]:
+    """Every property name the schema declares, anywhere in it."""
+    names: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            names.update(name for name in properties if isinstance(name, str))
+        stack.extend(_subschemas(node))
+    return frozenset(names)
+
+
+def describe_path(parts: list[Any], declared: frozenset[str]) -> str:
+    """A record path for messages: declared names only; anything else could be data."""
+    path = ""
+    for part in parts:
+        text = str(part)
+        if text in declared:
+            path += f".{text}" if path else text
+        elif isinstance(part, int) or text.isdigit():
+            path += "[]"  # an array item (or an undeclared all-digit key)
+        elif not path.endswith("<undeclared>"):  # an undeclared name may hold dots
+            path += ".<undeclared>" if path else "<undeclared>"
+    return path or "record"
+
+
+def _rule_text(rule: Any, definition: Any) -> str:
+    # The rule's definition comes from the schema, not the record; long ones (subschemas of
+    # anyOf/not, long enums) would only clutter the message.
+    text = repr(definition)
+    return f"{rule} {text}" if len(text) <= 80 else str(rule)
+
+
+class _NoRemoteRefs(Mapping[str, Callable[[str], Any]]):
+    """fastjsonschema handlers for every URI scheme: each refuses to fetch anything.
+
+    check_schema already refuses such references; this keeps the validator from reaching
+    the network or disk should one slip through (fastjsonschema falls back to urlopen for
+    any scheme without a handler).
+    """
+
+    def __contains__(self, scheme: object) -> bool:
+        return True
+
+    def __getitem__(self, scheme: str) -> Callable[[str], Any]:
+        return self._refuse
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    @staticmethod
+    def _refuse(uri: str) -> Any:
+        raise fastjsonschema.JsonSchemaDefinitionException("remote $ref refused")
+
+
 class CompiledValidator(BaseJSONSchemaValidator):
     """JSON-schema validation compiled to Python code by fastjsonschema.
 
-    Several times faster than the SDK's default. Its errors name the failing path and rule
-    but never echo the value, so no personal data reaches logs or the rejected file.
+    Several times faster than the SDK's default. Its errors name the failing path (by the
+    schema's declared names) and rule but never echo the value, so no personal data reaches
+    logs or the rejected file.
     """
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], stream: str = "?") -> None:
         super().__init__(schema)
+        safe = validation_schema(schema, stream)
+        self._declared = declared_names(safe)
         # Formats are not checked, like the SDK's default validator.
-        self._validate = fastjsonschema.compile(schema, use_formats=False)
+        self._validate = fastjsonschema.compile(safe, handlers=_NoRemoteRefs(), use_formats=False)
 
     @override
     def validate(self, record: dict[str, Any]) -> None:
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            path = ".".join(str(part) for part in exc.path[1:]) or "record"
+            path = describe_path(exc.path[1:], self._declared)
             raise RecordInvalid(
-                f"{path} must match its schema ({exc.rule} {exc.rule_definition!r})"
+                f"{path} must match its schema ({_rule_text(exc.rule, exc.rule_definition)})"
             ) from None
+
+
+class FallbackValidator(BaseJSONSchemaValidator):
+    """The jsonschema library, for schemas fastjsonschema cannot compile.
+
+    Same sanitised schema as CompiledValidator; an empty registry, so a reference is never
+    retrieved (jsonschema otherwise fetches remote ones), and no format checks.
+    """
+
+    def __init__(self, schema: dict[str, Any], stream: str = "?") -> None:
+        super().__init__(schema)
+        safe = validation_schema(schema, stream)
+        self._declared = declared_names(safe)
+        validator_class = DEFAULT_JSONSCHEMA_VALIDATOR
+        try:
+            validator_class.check_schema(safe)
+        except jsonschema.SchemaError:
+            raise SchemaRefused(
+                f"The SCHEMA of stream '{stream}' is not a valid JSON schema; fix the tap's "
+                "schema for this stream."
+            ) from None
+        self._validator = validator_class(
+            safe, registry=Registry(), format_checker=jsonschema.FormatChecker(formats=())
+        )
+
+    @override
+    def validate(self, record: dict[str, Any]) -> None:
+        error = jsonschema.exceptions.best_match(self._validator.iter_errors(record))
+        if error is None:
+            return
+        path = describe_path(list(error.absolute_path), self._declared)
+        raise RecordInvalid(f"{path} must match its schema ({error.validator})")
 
 
 class ConversionSink(BatchSink):
@@ -83,10 +295,12 @@ class ConversionSink(BatchSink):
         if self.config.get("validate_records") is False:
             return None
         try:
-            return CompiledValidator(self.schema)
+            return CompiledValidator(self.schema, self.stream_name)
+        except SchemaRefused:
+            raise
         except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError):
             # A schema fastjsonschema cannot compile still gets validated, more slowly.
-            return JSONSchemaValidator(self.schema)
+            return FallbackValidator(self.schema, self.stream_name)
 
     @override
     def setup(self) -> None:
