@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from dateutil.parser import isoparse
 
@@ -219,14 +219,15 @@ def amount(value: object) -> str | None:
         raise Invalid("value_invalid", "value_amount is implausibly large (1e40 or more)")
     digits, exponent = number.as_tuple()[1:]
     if exponent < -_MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
-        # Trailing zeros are harmless (19.9900…0); normalising at the value's own
-        # precision drops them exactly, and the digits are bounded already.
-        number = number.normalize(Context(prec=len(digits)))
-        if number.as_tuple().exponent < -_MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
+        # Trailing zeros are harmless (19.9900…0): drop them exactly (no context, so no
+        # rounding and no underflow to 0); the digits are bounded already.
+        zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+        if exponent + zeros < -_MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
             raise Invalid(
                 "value_invalid",
                 f"value_amount has more than {_MAX_AMOUNT_DECIMALS} decimal places",
             )
+        number = Decimal((0, digits[: len(digits) - zeros], exponent + zeros))  # type: ignore[operator]
     return format(number, "f")
 
 
@@ -256,6 +257,8 @@ def _from_number(number: float | int | Decimal) -> int:
         # 1e10000000 or 1e-999999999999999999 to an int is not, so the range comes first.
         if number >= _EPOCH_MS_BELOW:
             raise Invalid("timestamp_invalid", "timestamp is an epoch value out of range")
+        if len(number.as_tuple().digits) > _MAX_NUMBER_TEXT:
+            raise Invalid("timestamp_invalid", "timestamp has more digits than any time has")
         if number.adjusted() < -3:
             number = Decimal(0)  # under a millisecond after 1970: too old either way
     if number < 0:
