@@ -18,7 +18,7 @@ from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 from target_linkedin_capi.delivery.dispatcher import Batch, Item
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.events.batches import MappedBatch, map_batch
-from target_linkedin_capi.events.mapper import EventMapper
+from target_linkedin_capi.events.mapper import EventMapper, mapping_problem
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -311,6 +311,12 @@ class ConversionSink(BatchSink):
         # JSON Schema allows undeclared properties unless additionalProperties is false, and
         # the SDK passes them on: only a closed schema rules a same-named property out.
         open_schema = properties is None or self.schema.get("additionalProperties") is not False
+        for spec, _rule in resolved:
+            # A mapping to a column the stream lacks would send every event without that
+            # field: stop before anything of this stream is sent.
+            problem = mapping_problem(spec, self.stream_name, properties)
+            if problem is not None:
+                raise FatalError(problem)
         mappers = []
         for spec, rule in resolved:
             mapper = EventMapper(
@@ -325,11 +331,10 @@ class ConversionSink(BatchSink):
             )
             mappers.append(mapper)
             self.report.tally(rule.label)  # listed in the summary even if nothing arrives
-            oracle_source = spec.field_mappings.get("oracle_moat_id", "oracle_moat_id")
             if mapper.api_version >= 202609 and (
                 "oracle_moat_id" in spec.field_mappings
                 or "oracle_moat_id" in spec.field_defaults
-                or oracle_source in (properties or {})
+                or "oracle_moat_id" in (properties or {})
             ):
                 self.logger.warning(
                     "%s maps oracle_moat_id: LinkedIn's 2026 schema no longer lists "

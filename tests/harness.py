@@ -24,6 +24,10 @@ SCHEMA = {
         "currency": {"type": ["string", "null"]},
         "first_name": {"type": ["string", "null"]},
         "last_name": {"type": ["string", "null"]},
+        # Declared because MAPPINGS may read it: a mapping to an undeclared column stops the run.
+        "event_key": {"type": ["string", "null"]},
+        "ip": {"type": ["string", "null"]},
+        "company": {"type": ["string", "null"]},
     },
 }
 MAPPINGS = {

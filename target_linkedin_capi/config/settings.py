@@ -111,11 +111,15 @@ def _mapping_properties() -> list[th.Property]:
     return [
         th.Property(
             "field_mappings",
-            th.ObjectType(additional_properties=th.StringType),
+            th.ObjectType(
+                additional_properties=th.OneOf(th.StringType, th.ArrayType(th.StringType))
+            ),
             title="Field mappings",
             description="Canonical field -> source path (dotted paths reach into nested "
-            f"objects, e.g. `customer.email`). Canonical fields: {', '.join(CANONICAL_FIELDS)}. "
-            "Unmapped fields are read from the record property of the same name.",
+            "objects, e.g. `customer.email`), or a list of paths tried in order, the first "
+            "usable value winning (e.g. `[email, customer.email]`). Canonical fields: "
+            f"{', '.join(CANONICAL_FIELDS)}. Unmapped fields are read from the record "
+            "property of the same name.",
         ),
         th.Property(
             "field_defaults",
@@ -459,13 +463,31 @@ def _check_fields(setting: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(values)
 
 
+def _check_mappings(setting: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each mapping as one path (str) or its fallback paths (a tuple of two or more)."""
+    mappings: dict[str, Any] = {}
+    for field_name, mapping in _check_fields(setting, values).items():
+        paths = [mapping] if isinstance(mapping, str) else mapping
+        if not isinstance(paths, list) or not paths:
+            raise ConfigError(
+                f"{setting}.{field_name}", "must be a source path or a non-empty list of paths"
+            )
+        for path in paths:
+            if not isinstance(path, str) or not path.strip():
+                raise ConfigError(
+                    f"{setting}.{field_name}", "every path must be a non-empty string"
+                )
+        mappings[field_name] = paths[0] if len(paths) == 1 else tuple(paths)
+    return mappings
+
+
 def _rule_spec(
     where: str,
     merged: Mapping[str, Any],
     explicit: set[str],
     api_version: int,
     streams: tuple[str, ...] | None,
-    field_mappings: Mapping[str, str],
+    field_mappings: Mapping[str, str | tuple[str, ...]],
     field_defaults: Mapping[str, Any],
 ) -> RuleSpec:
     def name_of(key: str) -> str:
@@ -627,7 +649,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             "batch_size_rows", f"{batch_size} is over LinkedIn's limit of 5000 events per request"
         )
 
-    top_mappings = _check_fields("field_mappings", config.get("field_mappings") or {})
+    top_mappings = _check_mappings("field_mappings", config.get("field_mappings") or {})
     top_defaults = _check_fields("field_defaults", config.get("field_defaults") or {})
     top_explicit = {key for key in RULE_KEYS if _present(config.get(key))}
 
@@ -645,7 +667,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         }
         mappings = {
             **top_mappings,
-            **_check_fields(f"{where}.field_mappings", entry.get("field_mappings") or {}),
+            **_check_mappings(f"{where}.field_mappings", entry.get("field_mappings") or {}),
         }
         defaults = {
             **top_defaults,

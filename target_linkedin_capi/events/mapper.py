@@ -8,6 +8,7 @@ reason code and a message a person understands.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import time
 from collections import Counter
@@ -65,6 +66,115 @@ def _path_getter(path: str) -> Getter:
     return get
 
 
+def _accepts(normaliser: Callable[[Any], Any]) -> Callable[[Any], bool]:
+    def accepts(value: Any) -> bool:
+        try:
+            return normaliser(value) is not None
+        except Invalid:
+            return False
+
+    return accepts
+
+
+# Whether a value is usable for a field: its normaliser takes it (see `_fallback_getter`).
+_text_ok = _accepts(normalize.text)
+_USABLE: dict[str, Callable[[Any], bool]] = {
+    **{name: _text_ok for name in CANONICAL_FIELDS},
+    "timestamp": _accepts(normalize.epoch_ms),
+    "value_amount": _accepts(normalize.amount),
+    "value_currency": _accepts(normalize.currency),
+    "email": _accepts(normalize.email_hash),
+    "ip_address": _accepts(normalize.ip_identifier),
+    "country_code": _accepts(normalize.country_code),
+    "external_id": _accepts(normalize.external_id),
+    "lead_id": _accepts(normalize.lead_urn),
+}
+
+
+def _fallback_getter(getters: Sequence[Getter], usable: Callable[[Any], bool]) -> Getter:
+    """The first value, in mapping order, that the field's normaliser accepts.
+
+    "Usable" means what the field would send: for email, a value that becomes a hash; for
+    a timestamp, one that parses (its age is judged later, like any timestamp's); for text
+    fields, non-blank text. When no path has a usable value, the first present one is
+    returned so that the field reports it as it would for a single path (counted as
+    dropped, or the record rejected with its reason); with none present, None (and the
+    field's default applies).
+    """
+
+    def get(record: Mapping[str, Any]) -> Any:
+        first_present = None
+        for getter in getters:
+            value = getter(record)
+            if value is None or (value.__class__ is str and not value):
+                continue
+            if usable(value):
+                return value
+            if first_present is None:
+                first_present = value
+        return first_present
+
+    return get
+
+
+def paths_of(mapping: str | Sequence[str]) -> tuple[str, ...]:
+    """A field mapping's paths: one path, or a list of fallbacks."""
+    return (mapping,) if isinstance(mapping, str) else tuple(mapping)
+
+
+def mapping_problem(
+    rule: RuleSpec, stream_name: str, properties: Collection[str] | None
+) -> str | None:
+    """Why the rule's field mappings cannot work for the stream, or None.
+
+    Only the first segment of a path is checked: what lies below an object property is
+    often undeclared (jsonb, schemaless objects). A stream that declares no properties at
+    all is schemaless, so nothing can be checked.
+    """
+    if not properties:
+        return None
+    for field_name, mapping in rule.field_mappings.items():
+        for path in paths_of(mapping):
+            column = path.split(".", 1)[0]
+            if column in properties:
+                continue
+            close = difflib.get_close_matches(column, list(properties), n=3)
+            hint = (
+                "did you mean " + " or ".join(f"`{name}`" for name in close) + "?"
+                if close
+                else f"its properties are {_listing(properties)}."
+            )
+            return (
+                f"{rule.label}: field_mappings.{field_name} reads `{path}`, but stream "
+                f"`{stream_name}` has no property `{column}`; {hint} Correct the mapping "
+                "(top-level field_mappings or the matching conversion_rules entry's) or "
+                "the tap's columns; nothing was sent for this stream."
+            )
+    return None
+
+
+def _listing(properties: Collection[str], most: int = 20) -> str:
+    names = sorted(properties)
+    shown = ", ".join(f"`{name}`" for name in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _drop(
+    dropped: list[tuple[str, str, str]] | None, note: str, field_name: str, why: str
+) -> list[tuple[str, str, str]]:
+    """Record a dropped value: (note key, field, why without the value)."""
+    if dropped is None:
+        dropped = []
+    dropped.append((note, field_name, why))
+    return dropped
+
+
+# Canonical fields that identify the person (names count as a pair).
+_IDENTIFIERS = frozenset(
+    ("email", "ip_address", "first_name", "last_name", "external_id", "lead_id")
+).union(name for name, _ in PASSTHROUGH_ID_TYPES)
+
+
 class EventMapper:
     """Builds LinkedIn events for one rule from the records of one stream.
 
@@ -98,10 +208,15 @@ class EventMapper:
         self._dotted: list[tuple[int, Getter]] = []
         self._defaults: list[tuple[int, Any]] = []
         for index, name in enumerate(CANONICAL_FIELDS):
-            path = rule.field_mappings.get(name)
-            if path is None and (schema_properties is None or name in schema_properties):
-                path = name  # unmapped: the property of the same name
-            if path is not None and "." in path:
+            mapping = rule.field_mappings.get(name)
+            paths = paths_of(mapping) if mapping is not None else ()
+            if not paths and (schema_properties is None or name in schema_properties):
+                paths = (name,)  # unmapped: the property of the same name
+            path = paths[0] if len(paths) == 1 else None
+            if len(paths) > 1:  # fallbacks: only these fields pay for trying each path
+                getters = tuple(_path_getter(p) for p in paths)
+                self._dotted.append((index, _fallback_getter(getters, _USABLE[name])))
+            elif path is not None and "." in path:
                 self._dotted.append((index, _path_getter(path)))
             keys.append(path if path is not None and "." not in path else _ABSENT)
             default = rule.field_defaults.get(name)
@@ -157,15 +272,27 @@ class EventMapper:
         return "k-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
     def event_id_of(self, record: Mapping[str, Any], raw: Any = _ABSENT) -> str | None:
-        """The event id the record carries (mapped, or derived from its key)."""
-        event_id = normalize.text(self.value("event_id", record) if raw is _ABSENT else raw)
+        """The event id the record carries (mapped, or derived from its key).
+
+        Never raises: an object mapped to event_id gives None here (`map` rejects it).
+        """
+        try:
+            event_id = normalize.text(self.value("event_id", record) if raw is _ABSENT else raw)
+        except Invalid:
+            return None
         if event_id is None and not self._event_id_mapped:
             return self.derived_event_id(record)
         return event_id
 
     def map(self, record: Mapping[str, Any]) -> dict[str, Any] | Rejection:
-        """The LinkedIn event for `record`, or why there is none."""
-        notes = self.notes
+        """The LinkedIn event for `record`, or why there is none.
+
+        An object or array where text is expected is never printed: as an identifier (or
+        company, title, country) it is dropped and counted (`value_not_text`); as the event
+        id it rejects the record (`event_id_invalid`): sending the event without its id, or
+        with one derived from the key, would break deduplication against the pixel or an
+        earlier run. Notes count only records that become events.
+        """
         text = normalize.text
         values = self.values(record)
         (
@@ -191,6 +318,16 @@ class EventMapper:
                 "window for conversion events",
             )  # fmt: skip
 
+        try:
+            event_id = text(raw_event_id)
+        except Invalid as exc:
+            return Rejection(
+                "event_id_invalid", "event_id", f"event_id is {exc.message}; map event_id to "
+                "a text or number property (or leave it unmapped to derive it from the key)",
+            )  # fmt: skip
+        if event_id is None and not self._event_id_mapped:
+            event_id = self.derived_event_id(record)
+
         # conversionValue: both parts or none.
         try:
             amount = normalize.amount(raw_amount)
@@ -198,6 +335,9 @@ class EventMapper:
         except Invalid as exc:
             field = "value_currency" if exc.reason.startswith("currency") else "value_amount"
             return Rejection(exc.reason, field, exc.message)
+        # What was dropped, as (note, field, why); counted only if the record becomes an
+        # event. None until something is dropped: most records drop nothing.
+        dropped: list[tuple[str, str, str]] | None = None
         value = None
         if amount is not None:
             if currency is None:
@@ -207,34 +347,62 @@ class EventMapper:
                 )  # fmt: skip
             value = {"currencyCode": currency, "amount": amount}
         elif currency is not None and not self._currency_defaulted:
-            notes["currency_without_amount"] += 1
+            dropped = _drop(dropped, "currency_without_amount", "value_currency", "")
 
         # user: identifiers, each dropped (and counted) when unusable.
         user_ids: list[dict[str, str]] = []
         if raw_email is not None:
-            hashed = normalize.email_hash(raw_email)
-            if hashed is not None:
-                user_ids.append({"idType": "SHA256_EMAIL", "idValue": hashed})
-            elif text(raw_email) is not None:
-                notes["email_unusable_dropped"] += 1
+            try:
+                hashed = normalize.email_hash(raw_email)
+            except Invalid as exc:
+                dropped = _drop(dropped, "email_value_not_text_dropped", "email", exc.message)
+            else:
+                if hashed is not None:
+                    user_ids.append({"idType": "SHA256_EMAIL", "idValue": hashed})
+                elif text(raw_email) is not None:
+                    dropped = _drop(
+                        dropped, "email_unusable_dropped", "email", "not an email address"
+                    )
         for index, id_type in self._passthrough:  # ids sent as they are, when present
             raw = values[index]
             if raw is not None:
-                id_value = text(raw)
+                try:
+                    id_value = text(raw)
+                except Invalid as exc:
+                    name = CANONICAL_FIELDS[index]
+                    dropped = _drop(dropped, f"{name}_value_not_text_dropped", name, exc.message)
+                    continue
                 if id_value is not None:
                     user_ids.append({"idType": id_type, "idValue": id_value})
         if raw_ip is not None:
-            ip = normalize.ip_identifier(raw_ip)
-            if ip is not None:
-                user_ids.append({"idType": ip[0], "idValue": ip[1]})
-            elif text(raw_ip) is not None:
-                notes["ip_address_unusable_dropped"] += 1
+            try:
+                ip = normalize.ip_identifier(raw_ip)
+            except Invalid as exc:
+                dropped = _drop(
+                    dropped, "ip_address_value_not_text_dropped", "ip_address", exc.message
+                )
+            else:
+                if ip is not None:
+                    user_ids.append({"idType": ip[0], "idValue": ip[1]})
+                elif text(raw_ip) is not None:
+                    dropped = _drop(
+                        dropped, "ip_address_unusable_dropped", "ip_address",
+                        "not an IPv4 address or SHA-256 hash",
+                    )  # fmt: skip
 
         user: dict[str, Any] = {"userIds": user_ids}
         identified = bool(user_ids)
 
-        first = text(raw_first)
-        last = text(raw_last)
+        try:
+            first = text(raw_first)
+        except Invalid as exc:
+            first = None
+            dropped = _drop(dropped, "first_name_value_not_text_dropped", "first_name", exc.message)
+        try:
+            last = text(raw_last)
+        except Invalid as exc:
+            last = None
+            dropped = _drop(dropped, "last_name_value_not_text_dropped", "last_name", exc.message)
         if first and last:
             info: dict[str, str] = {}
             # From 202609 LinkedIn takes SHA-256 names (hashedFirstName/hashedLastName); a
@@ -245,50 +413,100 @@ class EventMapper:
                     info[f"hashed{key}"] = name.lower()
                 else:
                     info[key[0].lower() + key[1:]] = name
-            company = text(raw_company)
+            try:
+                company = text(raw_company)
+            except Invalid as exc:
+                company = None
+                dropped = _drop(
+                    dropped, "company_name_value_not_text_dropped", "company_name", exc.message
+                )
             if company:
                 info["companyName"] = company
-            title = text(raw_title)
+            try:
+                title = text(raw_title)
+            except Invalid as exc:
+                title = None
+                dropped = _drop(dropped, "title_value_not_text_dropped", "title", exc.message)
             if title:
                 info["title"] = title
             if raw_country is not None:
-                country = normalize.country_code(raw_country)
-                if country:
-                    info["countryCode"] = country
-                elif text(raw_country) is not None:
-                    notes["country_code_unusable_dropped"] += 1
+                try:
+                    country = normalize.country_code(raw_country)
+                except Invalid as exc:
+                    dropped = _drop(
+                        dropped, "country_code_value_not_text_dropped", "country_code",
+                        exc.message,
+                    )  # fmt: skip
+                else:
+                    if country:
+                        info["countryCode"] = country
+                    elif text(raw_country) is not None:
+                        dropped = _drop(
+                            dropped, "country_code_unusable_dropped", "country_code", ""
+                        )
             user["userInfo"] = info
             identified = True
         elif first or last:
-            notes["user_info_incomplete_dropped"] += 1
-
-        external = text(raw_external)
-        if external is not None:
-            user["externalIds"] = [external]  # LinkedIn uses one
-            identified = True
-
-        if raw_lead is not None:
-            lead = normalize.lead_urn(raw_lead)
-            if lead is not None:
-                user["lead"] = lead
-                identified = True
-            elif text(raw_lead) is not None:
-                notes["lead_id_unusable_dropped"] += 1
-
-        if not identified:
-            return Rejection(
-                "no_identifier", None, "no usable identifier: needs an email, another user id, "
-                "first and last name, an external id or a lead id",
+            dropped = _drop(
+                dropped, "user_info_incomplete_dropped",
+                "first_name" if first else "last_name",
+                "without " + ("last_name" if first else "first_name"),
             )  # fmt: skip
 
+        if raw_external is not None:
+            try:
+                external = normalize.external_id(raw_external)
+            except Invalid as exc:
+                dropped = _drop(
+                    dropped, "external_id_value_not_text_dropped", "external_id", exc.message
+                )
+            else:
+                if external is not None:
+                    user["externalIds"] = [external]  # LinkedIn uses one
+                    identified = True
+
+        if raw_lead is not None:
+            try:
+                lead = normalize.lead_urn(raw_lead)
+            except Invalid as exc:
+                dropped = _drop(dropped, "lead_id_value_not_text_dropped", "lead_id", exc.message)
+            else:
+                if lead is not None:
+                    user["lead"] = lead
+                    identified = True
+                elif text(raw_lead) is not None:
+                    dropped = _drop(dropped, "lead_id_unusable_dropped", "lead_id", "not a lead id")
+
+        if not identified:
+            return Rejection("no_identifier", None, _no_identifier_message(dropped))
+
+        if dropped is not None:
+            notes = self.notes
+            for note, _field, _why in dropped:
+                notes[note] += 1
         event: dict[str, Any] = {
             "conversion": self.conversion_urn,
             "conversionHappenedAt": happened_at,
         }
         if value is not None:
             event["conversionValue"] = value
-        event_id = self.event_id_of(record, raw_event_id)
         if event_id is not None:
             event["eventId"] = event_id
         event["user"] = user
         return event
+
+
+def _no_identifier_message(dropped: list[tuple[str, str, str]] | None) -> str:
+    """Names the identifiers that were present but unusable, and why; never their values."""
+    message = (
+        "no usable identifier: needs an email, another user id, first and last name, an "
+        "external id or a lead id"
+    )
+    unusable = [
+        f"{field} ({why})" if why else field
+        for _note, field, why in dropped or ()
+        if field in _IDENTIFIERS
+    ]
+    if unusable:
+        message += "; present but unusable: " + ", ".join(unusable)
+    return message

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import math
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -27,16 +28,30 @@ class Invalid(ValueError):
         self.message = message
 
 
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-# Deliberately simple: one @, a dot in the domain, no whitespace. LinkedIn only matches
-# normalised addresses, so anything looser would hash garbage that can never match.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_LEAD_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
+# Every pattern here is matched only after a length check, so no value can make a match
+# slow; `fullmatch` because `$` also matches before a trailing newline.
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+# Deliberately simple: one @, a dot inside the domain, no whitespace. LinkedIn only matches
+# normalised addresses, so anything looser would hash garbage that can never match. Linear:
+# neither side can match an @, so the engine never retries a split (the dot is checked
+# apart, see `email_hash`).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_MAX_EMAIL = 254  # RFC 5321's limit on a forward path, and LinkedIn's
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_LEAD_ID = re.compile(r"[A-Za-z0-9_\-.]+")
+_MAX_LEAD_ID = 256
+_MAX_IP = 64  # a SHA-256 hex; any IP address text is shorter
 # Below this, a number is epoch seconds (1e11 s is the year 5138; 1e11 ms is 1973).
 _EPOCH_SECONDS_BELOW = 100_000_000_000
+_EPOCH_MS_BELOW = 10**15  # the year 33658: beyond any timestamp, yet bounds every conversion
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MAX_AMOUNT_DIGITS = 40
+_MAX_TIMESTAMP_TEXT = 64  # ISO-8601 with nanoseconds and an offset is 35 characters
+_MAX_AMOUNT_DIGITS = 40  # integer digits: no currency has amounts of 1e40
+_MAX_AMOUNT_DECIMALS = 20  # beyond this a non-zero fraction is noise, not money
+# Numeric text and Decimals: more characters/digits than any real amount or epoch has.
+# Checked before Decimal() parses or int() converts, whose cost grows with the digits.
+_MAX_NUMBER_TEXT = 100
+_MAX_INT_BITS = 256  # about 77 digits: past any identifier, and cheap to print
 
 # ISO 3166-1 alpha-2 (officially assigned codes).
 ISO_COUNTRIES = frozenset(
@@ -54,12 +69,27 @@ ISO_COUNTRIES = frozenset(
 )
 
 
+NOT_TEXT = "value_not_text"
+_CONTAINERS = (dict, list, tuple, set, frozenset, bytes, bytearray, Mapping)
+
+
 def text(value: object) -> str | None:
-    """A trimmed string, or None for null, empty and whitespace-only values."""
-    if value.__class__ is str:
+    """A trimmed string, or None for null, empty and whitespace-only values.
+
+    Numbers become their text (an integer external id is fine). An object or array has no
+    text form LinkedIn could use (its printed form would leak whatever it holds): it raises
+    `Invalid` with reason `value_not_text`, as does an integer too long to be an identifier.
+    """
+    cls = value.__class__
+    if cls is str:
         return value.strip() or None  # type: ignore[attr-defined]
     if value is None:
         return None
+    if cls is dict or cls is list or isinstance(value, _CONTAINERS):
+        raise Invalid(NOT_TEXT, "an object or array, not text")
+    # Printing an int costs time quadratic in its digits: look at its size first.
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise Invalid(NOT_TEXT, "a number too long to be text")
     return str(value).strip() or None
 
 
@@ -69,23 +99,29 @@ def sha256_hex(value: str) -> str:
 
 def is_sha256_hex(value: str) -> bool:
     """64 hex digits: an identifier hashed upstream."""
-    return _HEX64.match(value) is not None
+    return len(value) == 64 and _HEX64.fullmatch(value) is not None
 
 
 def email_hash(value: object) -> str | None:
     """SHA-256 hex of the trimmed, lower-cased address; 64-hex input is already a hash.
 
     Returns None when the value is absent or cannot be an address (the caller counts it).
-    Raises nothing: a bad email is an unusable identifier, not a bad record.
+    A bad email is an unusable identifier, not a bad record; only an object or array
+    raises (`Invalid`, reason `value_not_text`) so that the caller can say so.
     """
-    raw = value.strip() if isinstance(value, str) else text(value)
+    raw = value.strip() if value.__class__ is str else text(value)  # type: ignore[attr-defined]
     if not raw:
         return None
+    if len(raw) > _MAX_EMAIL:
+        return None  # longer than any deliverable address: never matched by LinkedIn
     if "@" not in raw:
         # Pre-hashed upstream: pass through lower-cased, never hash twice.
-        return raw.lower() if _HEX64.match(raw) else None
+        return raw.lower() if is_sha256_hex(raw) else None
     address = raw.lower()
-    if not _EMAIL.match(address):
+    if _EMAIL.fullmatch(address) is None:
+        return None
+    domain = address[address.index("@") + 1 :]
+    if "." not in domain[1:-1]:
         return None
     return sha256_hex(address)
 
@@ -93,9 +129,9 @@ def email_hash(value: object) -> str | None:
 def ip_identifier(value: object) -> tuple[str, str] | None:
     """(`PLAINTEXT_IP_ADDRESS`, ipv4) or (`SHA256_IP_ADDRESS`, hex); None if unusable."""
     raw = text(value)
-    if raw is None:
+    if raw is None or len(raw) > _MAX_IP:
         return None
-    if _HEX64.match(raw):
+    if is_sha256_hex(raw):
         return "SHA256_IP_ADDRESS", raw.lower()
     try:
         address = ipaddress.ip_address(raw)
@@ -113,60 +149,129 @@ def lead_urn(value: object) -> str | None:
         return None
     if raw.startswith(linkedin.LEAD_URN_PREFIX):
         raw = raw[len(linkedin.LEAD_URN_PREFIX) :]
-    return f"{linkedin.LEAD_URN_PREFIX}{raw}" if _LEAD_ID.match(raw) else None
+    if len(raw) > _MAX_LEAD_ID or _LEAD_ID.fullmatch(raw) is None:
+        return None
+    return f"{linkedin.LEAD_URN_PREFIX}{raw}"
 
 
 def country_code(value: object) -> str | None:
     """ISO 3166 alpha-2, upper-cased; None if absent or not a country code."""
     raw = text(value)
-    if raw is None:
+    if raw is None or len(raw) != 2:
         return None
     code = raw.upper()
     return code if code in ISO_COUNTRIES else None
 
 
-def amount(value: object) -> str | None:
-    """A plain decimal string (no exponent) for a non-negative finite amount."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
+def _decimal_of(value: object, field: str, reason: str) -> Decimal:
+    """`value` as a Decimal whose size is known to be small enough to convert.
+
+    Everything that costs time or memory in proportion to a number's digits or exponent
+    (parsing, int(), formatting) comes after a check of that size, never before.
+    """
     if isinstance(value, bool):
-        raise Invalid("value_invalid", "value_amount is a boolean, not an amount")
-    try:
-        # str() first: a float's shortest repr (19.99) is what the user meant, not its
-        # binary expansion.
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise Invalid("value_invalid", "value_amount is not a number") from None
+        raise Invalid(reason, f"{field} is a boolean, not a number")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise Invalid(reason, f"{field} is a number out of range")
+        return Decimal(value)
+    elif isinstance(value, float):
+        # repr(), not the binary expansion: 19.99 is what the user meant. Never more
+        # than 17 digits and an exponent of 3 digits.
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        raw = value.strip()
+        if len(raw) > _MAX_NUMBER_TEXT:
+            raise Invalid(reason, f"{field} has more digits than any real {field} has")
+        try:
+            number = Decimal(raw)
+        except InvalidOperation:
+            raise Invalid(reason, f"{field} is not a number") from None
+    elif isinstance(value, _CONTAINERS):
+        raise Invalid(reason, f"{field} is an object or array, not a number")
+    else:
+        raise Invalid(reason, f"{field} is not a number")
     if not number.is_finite():
-        raise Invalid("value_invalid", "value_amount is not a finite number")
+        raise Invalid(reason, f"{field} is not a finite number")
+    # A Decimal handed over by the reader keeps every digit of the input's text.
+    if len(number.as_tuple().digits) > _MAX_NUMBER_TEXT:
+        raise Invalid(reason, f"{field} has more digits than any real {field} has")
+    return number
+
+
+def amount(value: object) -> str | None:
+    """A plain decimal string (no exponent) for a non-negative finite amount.
+
+    Out of range (1e40 or more, or a non-zero fraction finer than 20 decimal places) is
+    rejected: such a value is a fault upstream, and formatting 1e-300000000 without an
+    exponent would need 300 MB.
+    """
+    if value is None or (value.__class__ is str and not value.strip()):  # type: ignore[attr-defined]
+        return None
+    number = _decimal_of(value, "value_amount", "value_invalid")
     if number < 0:
         raise Invalid("value_negative", "value_amount is negative")
-    # No currency has amounts of 1e40; formatting 1e99999 would build a 100,000-digit string.
-    if number and number.adjusted() >= _MAX_AMOUNT_DIGITS:
+    if not number:
+        return "0"  # also 0E-999999999, which 'f' would write out digit by digit
+    if number.adjusted() >= _MAX_AMOUNT_DIGITS:
         raise Invalid("value_invalid", "value_amount is implausibly large (1e40 or more)")
-    result = format(number, "f")
-    return "0" if result in ("-0", "") else result.lstrip("-")
+    digits, exponent = number.as_tuple()[1:]
+    if exponent < -_MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
+        # Trailing zeros are harmless (19.9900…0): drop them exactly (no context, so no
+        # rounding and no underflow to 0); the digits are bounded already.
+        zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+        if exponent + zeros < -_MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
+            raise Invalid(
+                "value_invalid",
+                f"value_amount has more than {_MAX_AMOUNT_DECIMALS} decimal places",
+            )
+        number = Decimal((0, digits[: len(digits) - zeros], exponent + zeros))  # type: ignore[operator]
+    return format(number, "f")
 
 
 def currency(value: object) -> str | None:
-    raw = text(value)
+    try:
+        raw = text(value)
+    except Invalid:
+        raise Invalid(
+            "currency_invalid", "value_currency is an object or array, not a currency code"
+        ) from None
     if raw is None:
         return None
     code = raw.upper()
-    if not _CURRENCY.match(code):
+    if len(code) != 3 or _CURRENCY.fullmatch(code) is None:
         raise Invalid("currency_invalid", "value_currency is not a 3-letter ISO 4217 code")
     return code
 
 
 def _from_number(number: float | int | Decimal) -> int:
-    if (isinstance(number, float) and not math.isfinite(number)) or (
-        isinstance(number, Decimal) and not number.is_finite()
-    ):
+    """Epoch seconds (below 1e11) or milliseconds, range-checked before any conversion."""
+    if isinstance(number, float) and not math.isfinite(number):
         raise Invalid("timestamp_invalid", "timestamp is not a finite number")
+    if isinstance(number, Decimal):
+        if not number.is_finite():
+            raise Invalid("timestamp_invalid", "timestamp is not a finite number")
+        # Comparing a Decimal with an int is cheap whatever its exponent; converting
+        # 1e10000000 or 1e-999999999999999999 to an int is not, so the range comes first.
+        if number >= _EPOCH_MS_BELOW:
+            raise Invalid("timestamp_invalid", "timestamp is an epoch value out of range")
+        if len(number.as_tuple().digits) > _MAX_NUMBER_TEXT:
+            raise Invalid("timestamp_invalid", "timestamp has more digits than any time has")
+        if number.adjusted() < -3:
+            number = Decimal(0)  # under a millisecond after 1970: too old either way
     if number < 0:
         raise Invalid("timestamp_invalid", "timestamp is a negative epoch value")
+    if number >= _EPOCH_MS_BELOW:
+        raise Invalid("timestamp_invalid", "timestamp is an epoch value out of range")
     if number < _EPOCH_SECONDS_BELOW:
-        return int(Decimal(str(number)) * 1000)  # epoch seconds, possibly fractional
+        if isinstance(number, int):
+            return number * 1000
+        # Epoch seconds, possibly fractional: at most 15 integer digits here, and the
+        # context's 28 digits of precision round any longer fraction.
+        seconds = Decimal(repr(number)) if isinstance(number, float) else number
+        return int(seconds.scaleb(3))
     return int(number)
 
 
@@ -187,10 +292,15 @@ def epoch_ms(value: object) -> int:
         raise Invalid("timestamp_invalid", "timestamp is a boolean")
     if isinstance(value, (int, float, Decimal)):
         return _from_number(value)
-    raw = text(value)
+    try:
+        raw = text(value)
+    except Invalid:
+        raise Invalid("timestamp_invalid", "timestamp is an object or array, not a time") from None
     if raw is None:
         raise Invalid("timestamp_missing", "timestamp is missing")
-    if raw[0].isdigit() and raw.replace(".", "", 1).isdigit():
+    if len(raw) > _MAX_TIMESTAMP_TEXT:
+        raise Invalid("timestamp_invalid", "timestamp is longer than any date and time")
+    if raw[0].isdigit() and raw.isascii() and raw.replace(".", "", 1).isdigit():
         return _from_number(Decimal(raw))
     try:
         return _from_datetime(datetime.fromisoformat(raw))
@@ -203,3 +313,26 @@ def epoch_ms(value: object) -> int:
             "timestamp_invalid",
             "timestamp is neither ISO-8601 nor epoch seconds/milliseconds",
         ) from None
+
+
+def external_id(value: object) -> str | None:
+    """The external id's text; an array gives its first non-empty element.
+
+    Segment's rule, since LinkedIn takes one external id per event. Elements that are
+    themselves objects or arrays are skipped; when nothing else is left the array raises
+    `Invalid` (`value_not_text`) like an object does.
+    """
+    if value.__class__ is not list and not isinstance(value, tuple):
+        return text(value)
+    skipped = False
+    for element in value:  # type: ignore[attr-defined]
+        try:
+            found = text(element)
+        except Invalid:
+            skipped = True
+            continue
+        if found is not None:
+            return found
+    if skipped:
+        raise Invalid(NOT_TEXT, "an array of objects or arrays, not text")
+    return None

@@ -230,7 +230,7 @@ class RunReport:
                     f"{rule}: received {tally.received}, {sent_word} {tally.sent}, "
                     f"rejected {rejected}" + (f" ({reasons})" if reasons else "")
                 )
-                if notes:
-                    line += f"; kept with changes: {notes}"
+                if notes:  # counted for sent events only, never for rejected records
+                    line += f"; {'would be sent' if dry_run else 'sent'} with changes: {notes}"
                 lines.append(line)
         return lines

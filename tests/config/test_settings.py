@@ -552,3 +552,39 @@ def test_refresh_token_path_is_declared_in_about_and_not_secret() -> None:
     prop = json.loads(result.stdout)["settings"]["properties"]["refresh_token_path"]
     assert "newer" in prop["description"] or "exists" in prop["description"]
     assert not prop.get("secret")
+
+
+# -- field_mappings: a path or a list of fallback paths ----------------------------------------
+
+
+def test_field_mapping_may_be_a_list_of_fallback_paths(make_settings: MakeSettings) -> None:
+    settings = make_settings(
+        field_mappings={"email": ["email", "customer.email"], "timestamp": ["at"]},
+        conversion_rules=[
+            {"streams": ["orders"], "conversion_rule_id": "9",
+             "field_mappings": {"external_id": ["crm_id", "shop_id"]}},
+        ],
+    )  # fmt: skip
+    by_id = {rule.rule_id: rule for rule in settings.rules}
+    assert by_id["456"].field_mappings == {"email": ("email", "customer.email"), "timestamp": "at"}
+    assert by_id["9"].field_mappings["external_id"] == ("crm_id", "shop_id")
+    assert by_id["9"].field_mappings["email"] == ("email", "customer.email")
+
+
+@pytest.mark.parametrize("bad", [[], [""], ["email", 3], {"path": "email"}, 7])
+def test_bad_field_mapping_names_the_setting(make_settings: MakeSettings, bad: Any) -> None:
+    error = config_error(make_settings, field_mappings={"email": bad})
+    assert error.setting == "field_mappings.email"
+
+
+def test_json_schema_takes_a_string_or_a_list_of_strings() -> None:
+    import jsonschema
+
+    from target_linkedin_capi.config.settings import CONFIG_SCHEMA
+
+    schema = CONFIG_SCHEMA["properties"]["field_mappings"]
+    jsonschema.validate({"email": "email", "timestamp": ["a", "b.c"]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"email": [1]}, schema)
+    entry = CONFIG_SCHEMA["properties"]["conversion_rules"]["items"]["properties"]
+    jsonschema.validate({"email": ["a", "b"]}, entry["field_mappings"])

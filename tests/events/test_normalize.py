@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
+import textwrap
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -264,3 +268,171 @@ def test_text_never_returns_blank() -> None:
     assert normalize.text("   ") is None
     assert normalize.text(None) is None
     assert normalize.text(12) == "12"
+
+
+# -- objects and arrays are never text -------------------------------------------------------
+
+NESTED = {"tier": "gold", "email": "nested189@example.org"}
+
+
+@pytest.mark.parametrize("value", [NESTED, ["crm-190", "shopify-190"], ("a",), {"x"}, b"raw"])
+def test_objects_and_arrays_are_not_text(value: object) -> None:
+    with pytest.raises(Invalid) as caught:
+        normalize.text(value)
+    assert caught.value.reason == "value_not_text"
+    assert "nested189" not in caught.value.message and "crm" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "name", ["email_hash", "ip_identifier", "lead_urn", "country_code", "external_id"]
+)
+def test_identifier_normalisers_refuse_objects(name: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        getattr(normalize, name)(NESTED)
+    assert caught.value.reason == "value_not_text"
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (normalize.epoch_ms, "timestamp_invalid"),
+        (normalize.amount, "value_invalid"),
+        (normalize.currency, "currency_invalid"),
+    ],
+)
+@pytest.mark.parametrize("value", [NESTED, ["USD"], [1789475400]])
+def test_value_fields_reject_objects_with_a_reason(fn: object, reason: str, value: object) -> None:
+    with pytest.raises(Invalid) as caught:
+        fn(value)  # type: ignore[operator]
+    assert caught.value.reason == reason
+    assert "nested189" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["crm-190", "shopify-190"], "crm-190"),
+        (["", "  ", None, "crm-7"], "crm-7"),
+        ([{"a": 1}, 42], "42"),
+        ([], None),
+        ([None, ""], None),
+        (42, "42"),
+        (" x-1 ", "x-1"),
+    ],
+)
+def test_external_id_array_gives_first_non_empty_element(value: object, expected: str) -> None:
+    assert normalize.external_id(value) == expected
+
+
+def test_external_id_array_of_objects_is_not_text() -> None:
+    with pytest.raises(Invalid) as caught:
+        normalize.external_id([NESTED, ["x"]])
+    assert caught.value.reason == "value_not_text"
+
+
+def test_numbers_as_text_stay_fine() -> None:
+    assert normalize.text(190) == "190"
+    assert normalize.text(Decimal("12.5")) == "12.5"
+    assert normalize.text(2**200) == str(2**200)
+
+
+# -- sizes: no value can hang or exhaust the target ------------------------------------------
+
+
+def run_bounded(body: str, *, seconds: float = 30, memory: int = 1 << 30) -> object:
+    """Run `body` in a child under a hard time limit and an address-space cap.
+
+    The child prints one JSON line (its answer); a hang is killed at `seconds`.
+    """
+    script = (
+        "import json, resource\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))\n"
+        "from decimal import Decimal\n"
+        "from target_linkedin_capi.events import normalize\n"
+        "from target_linkedin_capi.events.normalize import Invalid\n"
+        "def outcome(fn, value):\n"
+        "    try:\n"
+        "        return ['ok', fn(value)]\n"
+        "    except Invalid as exc:\n"
+        "        return [exc.reason, exc.message]\n" + textwrap.dedent(body)
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=seconds
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"did not finish within {seconds} s")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_huge_and_tiny_timestamps_are_rejected_quickly_as_decimal_float_int_and_text() -> None:
+    results = run_bounded(
+        """
+        values = [Decimal("1e10000000"), Decimal("1e-999999999999999999"), Decimal("-1e99999"),
+                  10**20000, 1e300, float("inf"), "1" * 200_000, "9" * 64, "1e10000000",
+                  Decimal("1." + "1" * 500_000), "x" * 1_000_000]
+        print(json.dumps([outcome(normalize.epoch_ms, v) for v in values]))
+        """
+    )
+    # 1e-999999999999999999 s is 1970: epoch 0, rejected by the mapper as too old.
+    assert results[1] == ["ok", 0]
+    assert [reason for reason, *_ in results[:1] + results[2:]] == ["timestamp_invalid"] * 10
+
+
+def test_epoch_values_that_round_to_1970_are_old_not_slow() -> None:
+    # Under a millisecond: epoch 0, which the mapper rejects as older than 90 days.
+    assert normalize.epoch_ms(Decimal("1e-999999999999999999")) == 0
+    assert normalize.epoch_ms(Decimal("0.0004")) == 0
+    assert normalize.epoch_ms(Decimal("1789475400.2509")) == MOMENT_MS + 250
+
+
+def test_huge_and_tiny_amounts_are_rejected_quickly_as_decimal_float_int_and_text() -> None:
+    results = run_bounded(
+        """
+        values = [Decimal("1e-300000000"), "1e-300000000", Decimal("1e-999999999999999999"),
+                  Decimal("1e10000000"), 10**20000, 1e-300, "1" * 200_000,
+                  Decimal("1." + "1" * 500_000), "1e40"]
+        print(json.dumps([outcome(normalize.amount, v)[0] for v in values]))
+        """
+    )
+    assert results == ["value_invalid"] * 9
+
+
+def test_amount_zero_with_any_exponent_and_trailing_zeros() -> None:
+    assert normalize.amount(Decimal("0E-300000000")) == "0"
+    assert normalize.amount(Decimal("0E+300000000")) == "0"
+    assert normalize.amount(Decimal("19.99" + "0" * 40)) == "19.99"  # exact, not rounded
+    assert normalize.amount("0.00000000000000000001") == "0.00000000000000000001"
+    with pytest.raises(Invalid) as caught:
+        normalize.amount("0.000000000000000000001")  # 21 decimal places
+    assert caught.value.reason == "value_invalid"
+
+
+def test_long_values_in_every_pattern_are_linear() -> None:
+    # 80 KB email-like values took 18 s with the old pattern; 2 MB must finish at once.
+    results = run_bounded(
+        """
+        n = 2_000_000
+        values = ["a@" + "." * n + " ", "a@" + "a." * n + "@", "a" * n + "@b.c", "@" * n]
+        out = [normalize.email_hash(v) for v in values]
+        out.append(normalize.lead_urn("a" * n + " b"))
+        out.append(normalize.ip_identifier("1" * n))
+        out.append(normalize.country_code("u" * n))
+        out.append(normalize.is_sha256_hex("a" * n))
+        out.append(outcome(normalize.currency, "u" * n)[0])
+        print(json.dumps(out))
+        """
+    )
+    assert results == [None, None, None, None, None, None, None, False, "currency_invalid"]
+
+
+def test_email_longer_than_254_characters_is_unusable() -> None:
+    local = "a" * 64
+    ok = f"{local}@{'b' * 180}.com"
+    assert len(ok) <= 254 and normalize.email_hash(ok) is not None
+    assert normalize.email_hash(f"{local}@{'b' * 200}.com") is None
+
+
+def test_hash_with_trailing_newline_is_not_a_hash() -> None:
+    assert normalize.is_sha256_hex("a" * 64 + "\n") is False
