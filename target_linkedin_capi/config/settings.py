@@ -59,7 +59,8 @@ def _rule_properties() -> list[th.Property]:
             _ID,
             title="Conversion rule id",
             description="Existing Conversions-API rule to send to (numeric id or "
-            "`urn:lla:llaPartnerConversion:<id>`). Verified at startup.",
+            "`urn:lla:llaPartnerConversion:<id>`). Verified at startup. When unset, the rule "
+            "named conversion_rule_name is used.",
         ),
         th.Property(
             "conversion_rule_name",
@@ -73,9 +74,8 @@ def _rule_properties() -> list[th.Property]:
             th.StringType,
             title="Conversion type",
             allowed_values=list(linkedin.CONVERSION_TYPES),
-            description="LinkedIn rule type, e.g. PURCHASE, LEAD, SIGN_UP (any case). Needed to "
-            "create a rule; MARKETING_QUALIFIED_LEAD and SALES_QUALIFIED_LEAD need "
-            "api_version >= 202608.",
+            description="LinkedIn rule type, e.g. PURCHASE, LEAD, SIGN_UP. Needed to create a "
+            "rule; MARKETING_QUALIFIED_LEAD and SALES_QUALIFIED_LEAD need api_version >= 202608.",
         ),
         th.Property(
             "attribution_type",
@@ -83,7 +83,7 @@ def _rule_properties() -> list[th.Property]:
             title="Attribution type",
             allowed_values=list(linkedin.ATTRIBUTION_TYPES),
             description="LAST_TOUCH_BY_CAMPAIGN ('each campaign') or LAST_TOUCH_BY_CONVERSION "
-            f"('single campaign'), any case. A new rule gets {linkedin.DEFAULT_ATTRIBUTION_TYPE} "
+            f"('single campaign'). A new rule gets {linkedin.DEFAULT_ATTRIBUTION_TYPE} "
             "when unset; an existing rule keeps its own.",
         ),
         th.Property(
@@ -140,7 +140,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         secret=True,
         title="Access token",
         description="OAuth access token (scopes rw_conversions and r_ads) or a Campaign "
-        "Manager 'Direct API' token.",
+        "Manager 'Direct API' token. Optional when refresh_token, client_id and client_secret "
+        "are set.",
     ),
     th.Property(
         "refresh_token",
@@ -148,7 +149,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         secret=True,
         title="Refresh token",
         description="OAuth refresh token; with client_id and client_secret the target "
-        "refreshes an expired access token by itself.",
+        "obtains a new access token when none is set or the current one is rejected (HTTP 401).",
     ),
     th.Property(
         "client_id",
@@ -171,7 +172,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=linkedin.DEFAULT_API_VERSION,
         title="LinkedIn API version",
         description="`YYYYMM`, sent as LinkedIn-Version. LinkedIn sunsets each version about "
-        "a year after release; keep it current.",
+        "a year after release (HTTP 426 NONEXISTENT_VERSION); keep it current.",
     ),
     th.Property(
         "api_base_url",
@@ -179,7 +180,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=linkedin.DEFAULT_API_BASE_URL,
         title="API base URL",
         description="Every REST call goes below it. https:// unless the host is loopback "
-        "(the bundled emulator).",
+        "(the bundled emulator, `python -m target_linkedin_capi.emulator`, for tests without "
+        "real conversions).",
     ),
     th.Property(
         "oauth_token_url",
@@ -200,8 +202,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
         title="Conversion rules",
         description="Several rules in one run. Each entry takes the rule keys plus `streams` "
-        "(stream names, shell-style globs) and optional field_mappings/field_defaults, "
-        "merged key by key over the top-level ones.",
+        '(stream names, shell-style globs, e.g. `["public-orders", "*-signups"]`) and '
+        "optional field_mappings/field_defaults, merged key by key over the top-level ones. A "
+        "stream feeds every entry whose globs match it; other streams go to the top-level "
+        "rule, if one is configured.",
     ),
     *_mapping_properties(),
     th.Property(
@@ -217,7 +221,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=False,
         title="Dry run",
         description="Validate and build everything, read rules, send nothing and write "
-        "nothing to LinkedIn.",
+        "nothing to LinkedIn. Combine with dry_run_output_path to inspect the payloads.",
     ),
     th.Property(
         "dry_run_output_path",
@@ -229,8 +233,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "rejected_records_path",
         th.StringType,
         title="Rejected records file",
-        description="JSONL file: one line per rejected record with a reason code; "
-        "identifiers only hashed or masked.",
+        description="JSONL file: one line per rejected record (stream, rule, reason code, message, "
+        "field, key, event_id, source); identifiers only hashed or masked. Unset: rejections "
+        "are only counted and logged.",
     ),
     th.Property(
         "max_rejected_ratio",
@@ -244,7 +249,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1),
         default=8,
         title="Retry attempts",
-        description="Attempts per request for 429, 5xx, resets and timeouts.",
+        description="Attempts per request for HTTP 408, 429 and 5xx, connection resets and "
+        "timeouts, with exponential backoff and jitter; Retry-After is honoured.",
     ),
     th.Property(
         "retry_max_wait_seconds",
@@ -258,7 +264,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1),
         default=linkedin.DOCUMENTED_RATE_LIMIT_PER_MINUTE,
         title="Requests per minute",
-        description="Client-side limit; LinkedIn documents 600 per minute per token.",
+        description="Client-side limit shared by all streams; LinkedIn documents 600 per "
+        "minute per token.",
     ),
     th.Property(
         "connect_timeout_seconds",
@@ -287,7 +294,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1, maximum=32),
         default=6,
         title="Requests in flight",
-        description="Batches sent concurrently while the target reads on.",
+        description="Batches sent concurrently while the target reads on (1 to 32).",
     ),
 ).to_dict()
 
