@@ -61,7 +61,8 @@ def _rule_properties() -> list[th.Property]:
             _ID,
             title="Conversion rule id",
             description="Existing Conversions-API rule to send to (numeric id or "
-            "`urn:lla:llaPartnerConversion:<id>`). Verified at startup.",
+            "`urn:lla:llaPartnerConversion:<id>`). Verified at startup. When unset, the rule "
+            "named conversion_rule_name is used.",
         ),
         th.Property(
             "conversion_rule_name",
@@ -74,6 +75,7 @@ def _rule_properties() -> list[th.Property]:
             "conversion_type",
             th.StringType,
             title="Conversion type",
+            allowed_values=list(linkedin.CONVERSION_TYPES),
             description="LinkedIn rule type, e.g. PURCHASE, LEAD, SIGN_UP. Needed to create a "
             "rule; MARKETING_QUALIFIED_LEAD and SALES_QUALIFIED_LEAD need api_version >= 202608.",
         ),
@@ -81,21 +83,27 @@ def _rule_properties() -> list[th.Property]:
             "attribution_type",
             th.StringType,
             title="Attribution type",
-            description="LAST_TOUCH_BY_CAMPAIGN (default, 'each campaign') or "
-            "LAST_TOUCH_BY_CONVERSION ('single campaign').",
+            allowed_values=list(linkedin.ATTRIBUTION_TYPES),
+            description="LAST_TOUCH_BY_CAMPAIGN ('each campaign') or LAST_TOUCH_BY_CONVERSION "
+            f"('single campaign'). A new rule gets {linkedin.DEFAULT_ATTRIBUTION_TYPE} "
+            "when unset; an existing rule keeps its own.",
         ),
         th.Property(
             "post_click_attribution_window_size",
             th.IntegerType,
             title="Post-click window (days)",
-            description="1, 7, 30 (default) or 90; 180 and 365 for PURCHASE, ADD_TO_CART, LEAD, "
-            "QUALIFIED_LEAD and SUBMIT_APPLICATION (180 also for MQL/SQL).",
+            allowed_values=list(linkedin.POST_CLICK_WINDOWS),
+            description="Days. 180 and 365 only for PURCHASE, ADD_TO_CART, LEAD, QUALIFIED_LEAD "
+            "and SUBMIT_APPLICATION (180 also for MQL/SQL). A new rule gets "
+            f"{linkedin.DEFAULT_POST_CLICK_WINDOW} when unset; an existing rule keeps its own.",
         ),
         th.Property(
             "view_through_attribution_window_size",
             th.IntegerType,
             title="View-through window (days)",
-            description="1, 7 (default), 30 or 90.",
+            allowed_values=list(linkedin.VIEW_THROUGH_WINDOWS),
+            description=f"Days. A new rule gets {linkedin.DEFAULT_VIEW_THROUGH_WINDOW} when unset; "
+            "an existing rule keeps its own.",
         ),
         th.Property(
             "campaign_ids",
@@ -138,7 +146,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         secret=True,
         title="Access token",
         description="OAuth access token (scopes rw_conversions and r_ads) or a Campaign "
-        "Manager 'Direct API' token.",
+        "Manager 'Direct API' token. Optional when refresh_token, client_id and client_secret "
+        "are set.",
     ),
     th.Property(
         "refresh_token",
@@ -146,10 +155,23 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         secret=True,
         title="Refresh token",
         description="OAuth refresh token; with client_id and client_secret the target "
-        "refreshes an expired access token by itself.",
+        "obtains a new access token when none is set or the current one is rejected (HTTP 401).",
     ),
-    th.Property("client_id", th.StringType, secret=True, title="OAuth client id"),
-    th.Property("client_secret", th.StringType, secret=True, title="OAuth client secret"),
+    th.Property(
+        "client_id",
+        th.StringType,
+        secret=True,
+        title="OAuth client id",
+        description="Client id of the LinkedIn developer app; used to refresh the access token.",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        title="OAuth client secret",
+        description="Client secret of the LinkedIn developer app; used to refresh the access "
+        "token.",
+    ),
     th.Property(
         "refresh_token_path",
         th.StringType,
@@ -166,7 +188,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=linkedin.DEFAULT_API_VERSION,
         title="LinkedIn API version",
         description="`YYYYMM`, sent as LinkedIn-Version. LinkedIn sunsets each version about "
-        "a year after release; keep it current.",
+        "a year after release (HTTP 426 NONEXISTENT_VERSION); keep it current.",
     ),
     th.Property(
         "api_base_url",
@@ -174,7 +196,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=linkedin.DEFAULT_API_BASE_URL,
         title="API base URL",
         description="Every REST call goes below it. https:// unless the host is loopback "
-        "(the bundled emulator).",
+        "(the bundled emulator, `python -m target_linkedin_capi.emulator`, for tests without "
+        "real conversions).",
     ),
     th.Property(
         "oauth_token_url",
@@ -195,8 +218,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
         title="Conversion rules",
         description="Several rules in one run. Each entry takes the rule keys plus `streams` "
-        "(stream names, shell-style globs) and optional field_mappings/field_defaults, "
-        "merged key by key over the top-level ones.",
+        '(stream names, shell-style globs, e.g. `["public-orders", "*-signups"]`) and '
+        "optional field_mappings/field_defaults, merged key by key over the top-level ones. A "
+        "stream feeds every entry whose globs match it; other streams go to the top-level "
+        "rule, if one is configured.",
     ),
     *_mapping_properties(),
     th.Property(
@@ -212,7 +237,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=False,
         title="Dry run",
         description="Validate and build everything, read rules, send nothing and write "
-        "nothing to LinkedIn.",
+        "nothing to LinkedIn. Combine with dry_run_output_path to inspect the payloads.",
     ),
     th.Property(
         "dry_run_output_path",
@@ -256,7 +281,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1),
         default=8,
         title="Retry attempts",
-        description="Attempts per request for 429, 5xx, resets and timeouts.",
+        description="Attempts per request for HTTP 408, 429 and 5xx, connection resets and "
+        "timeouts, with exponential backoff and jitter; Retry-After is honoured.",
     ),
     th.Property(
         "retry_max_wait_seconds",
@@ -270,19 +296,22 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1),
         default=linkedin.DOCUMENTED_RATE_LIMIT_PER_MINUTE,
         title="Requests per minute",
-        description="Client-side limit; LinkedIn documents 600 per minute per token.",
+        description="Client-side limit shared by all streams; LinkedIn documents 600 per "
+        "minute per token.",
     ),
     th.Property(
         "connect_timeout_seconds",
         th.NumberType(minimum=0.1),
         default=10,
         title="Connect timeout (s)",
+        description="TCP connect timeout of each HTTP request.",
     ),
     th.Property(
         "read_timeout_seconds",
         th.NumberType(minimum=0.1),
         default=30,
         title="Read timeout (s)",
+        description="Read timeout of each HTTP request.",
     ),
     th.Property(
         "state_flush_interval_seconds",
@@ -297,9 +326,36 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1, maximum=32),
         default=6,
         title="Requests in flight",
-        description="Batches sent concurrently while the target reads on.",
+        description="Batches sent concurrently while the target reads on (1 to 32).",
     ),
 ).to_dict()
+
+# Settings with `allowed_values` are checked by `parse_settings`, not by the SDK: a JSON-schema
+# `enum` would make the SDK refuse `purchase` (case) and answer a typo in its own words before
+# the parser runs. The values stay in the schema (and in `--about`) under this annotation.
+ALLOWED_VALUES = "x-allowed-values"
+
+
+def _enum_as_annotation(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        if "enum" in prop:
+            prop[ALLOWED_VALUES] = prop.pop("enum")
+        _enum_as_annotation(prop)
+        if isinstance(prop.get("items"), dict):
+            _enum_as_annotation(prop["items"])
+
+
+_enum_as_annotation(CONFIG_SCHEMA)
+
+
+def default_of(name: str) -> Any:
+    """The schema's default of a top-level setting: defaults are declared there only."""
+    return CONFIG_SCHEMA["properties"][name]["default"]
+
+
+def allowed_values_of(name: str) -> tuple[Any, ...]:
+    """The allowed values the schema declares for a setting (rule keys: the top-level one)."""
+    return tuple(CONFIG_SCHEMA["properties"][name][ALLOWED_VALUES])
 
 
 @dataclass(frozen=True)
@@ -352,6 +408,12 @@ class Settings:
 
 def _present(value: object) -> bool:
     return value is not None and value != "" and value != []
+
+
+def _value(config: Mapping[str, Any], name: str) -> Any:
+    """The configured value of a setting; its schema default when unset, null or empty."""
+    value = config.get(name)
+    return value if _present(value) else default_of(name)
 
 
 def _secret(config: Mapping[str, Any], key: str) -> str | None:
@@ -427,11 +489,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-_API_VERSION = re.compile(r"^\d{6}(\.\d{2})?$")
-
-
 def _check_api_version(version: str) -> str:
-    if not _API_VERSION.match(version):
+    # The SDK checks the schema's pattern too, but only when it validates the config.
+    if not re.match(CONFIG_SCHEMA["properties"]["api_version"]["pattern"], version):
         raise ConfigError(
             "api_version", f"'{version}' is not a LinkedIn version (YYYYMM, e.g. 202609)"
         )
@@ -446,11 +506,27 @@ def _check_api_version(version: str) -> str:
             "(426 NONEXISTENT_VERSION). Set a current one, e.g. %s.",
             version,
             age_months,
-            linkedin.DEFAULT_API_VERSION,
+            default_of("api_version"),
         )
     if age_months < 0:
         raise ConfigError("api_version", f"'{version}' lies in the future")
     return version
+
+
+def _choice(setting: str, where: str, raw: object) -> Any:
+    """`raw` as one of the schema's allowed values of `setting` (text in any case)."""
+    allowed = allowed_values_of(setting)
+    listed = ", ".join(str(value) for value in allowed)
+    if isinstance(allowed[0], int):
+        try:
+            value: Any = int(str(raw).strip())
+        except ValueError:
+            value = None
+    else:
+        value = str(raw).strip().upper()
+    if value not in allowed:
+        raise ConfigError(where, f"'{raw}' is not allowed; use one of {listed}")
+    return value
 
 
 def _check_fields(setting: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -524,13 +600,7 @@ def _rule_spec(
 
     conversion_type = merged.get("conversion_type") or None
     if conversion_type is not None:
-        conversion_type = str(conversion_type).strip().upper()
-        if conversion_type not in linkedin.CONVERSION_TYPES:
-            raise ConfigError(
-                name_of("conversion_type"),
-                f"'{merged['conversion_type']}' is not a LinkedIn conversion type; "
-                f"expected one of {', '.join(linkedin.CONVERSION_TYPES)}",
-            )
+        conversion_type = _choice("conversion_type", name_of("conversion_type"), conversion_type)
         needed = linkedin.TYPE_MIN_API_VERSION.get(conversion_type)
         if needed and api_version < needed:
             raise ConfigError(
@@ -544,21 +614,21 @@ def _rule_spec(
             "is required to create the rule named by conversion_rule_name",
         )
 
-    attribution = str(merged.get("attribution_type") or linkedin.DEFAULT_ATTRIBUTION_TYPE)
-    attribution = attribution.strip().upper()
-    if attribution not in linkedin.ATTRIBUTION_TYPES:
-        raise ConfigError(
-            name_of("attribution_type"),
-            f"'{merged['attribution_type']}' is not one of {', '.join(linkedin.ATTRIBUTION_TYPES)}",
-        )
+    # A new rule's defaults live in the vocabulary, not as schema defaults: the SDK writes
+    # schema defaults into the config, and a rule key that looks set would be imposed on an
+    # existing rule at startup.
+    attribution = _choice(
+        "attribution_type",
+        name_of("attribution_type"),
+        merged.get("attribution_type") or linkedin.DEFAULT_ATTRIBUTION_TYPE,
+    )
 
     post_click = merged.get("post_click_attribution_window_size")
-    post_click = linkedin.DEFAULT_POST_CLICK_WINDOW if post_click is None else int(post_click)
-    if post_click not in linkedin.POST_CLICK_WINDOWS:
-        raise ConfigError(
-            name_of("post_click_attribution_window_size"),
-            f"{post_click} days is not allowed; use 1, 7, 30 or 90 (180 or 365 for some types)",
-        )
+    post_click = _choice(
+        "post_click_attribution_window_size",
+        name_of("post_click_attribution_window_size"),
+        linkedin.DEFAULT_POST_CLICK_WINDOW if post_click is None else post_click,
+    )
     long_types = linkedin.LONG_WINDOW_TYPES if post_click == 365 else linkedin.WINDOW_180_TYPES
     if post_click in (180, 365) and conversion_type not in long_types:
         raise ConfigError(
@@ -567,14 +637,11 @@ def _rule_spec(
             f"{', '.join(sorted(long_types))} (conversion_type is {conversion_type})",
         )
     view_through = merged.get("view_through_attribution_window_size")
-    view_through = (
-        linkedin.DEFAULT_VIEW_THROUGH_WINDOW if view_through is None else int(view_through)
+    view_through = _choice(
+        "view_through_attribution_window_size",
+        name_of("view_through_attribution_window_size"),
+        linkedin.DEFAULT_VIEW_THROUGH_WINDOW if view_through is None else view_through,
     )
-    if view_through not in linkedin.VIEW_THROUGH_WINDOWS:
-        raise ConfigError(
-            name_of("view_through_attribution_window_size"),
-            f"{view_through} days is not allowed; use 1, 7, 30 or 90",
-        )
 
     campaigns: list[str] = []
     for raw in merged.get("campaign_ids") or []:
@@ -611,7 +678,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     """Check the whole config and build the run's `Settings`; raises `ConfigError`."""
     raw_version = config.get("api_version")
     api_version = _check_api_version(
-        linkedin.DEFAULT_API_VERSION if raw_version is None else str(raw_version).strip()
+        default_of("api_version") if raw_version is None else str(raw_version).strip()
     )
     api_version_number = int(api_version[:6])
 
@@ -643,7 +710,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             "is only used with refresh_token, client_id and client_secret; set those too",
         )
 
-    batch_size = int(config.get("batch_size_rows") or linkedin.MAX_BATCH_ELEMENTS)
+    batch_size = int(_value(config, "batch_size_rows"))
     if batch_size > linkedin.MAX_BATCH_ELEMENTS:
         raise ConfigError(
             "batch_size_rows", f"{batch_size} is over LinkedIn's limit of 5000 events per request"
@@ -697,21 +764,21 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         client_secret=refresh_parts[2],
         refresh_token_path=refresh_token_path,
         api_version=api_version,
-        api_base_url=_check_url("api_base_url", str(config.get("api_base_url") or linkedin.DEFAULT_API_BASE_URL), allow_query=False),
-        oauth_token_url=_check_url("oauth_token_url", str(config.get("oauth_token_url") or linkedin.DEFAULT_OAUTH_TOKEN_URL)),
+        api_base_url=_check_url("api_base_url", str(_value(config, "api_base_url")), allow_query=False),
+        oauth_token_url=_check_url("oauth_token_url", str(_value(config, "oauth_token_url"))),
         rules=tuple(rules),
         batch_size=batch_size,
-        dry_run=bool(config.get("dry_run")),
+        dry_run=bool(_value(config, "dry_run")),
         dry_run_output_path=config.get("dry_run_output_path") or None,
         rejected_records_path=config.get("rejected_records_path") or None,
         max_rejected_ratio=None if max_ratio is None else float(max_ratio),
-        retry_max_attempts=int(config.get("retry_max_attempts") or 8),
-        retry_max_wait_seconds=float(config.get("retry_max_wait_seconds", 300)),
-        rate_limit_per_minute=int(config.get("rate_limit_per_minute") or 600),
-        connect_timeout=float(config.get("connect_timeout_seconds") or 10),
-        read_timeout=float(config.get("read_timeout_seconds") or 30),
-        state_flush_interval=float(config.get("state_flush_interval_seconds", 10)),
-        max_inflight_batches=int(config.get("max_inflight_batches") or 6),
+        retry_max_attempts=int(_value(config, "retry_max_attempts")),
+        retry_max_wait_seconds=float(_value(config, "retry_max_wait_seconds")),
+        rate_limit_per_minute=int(_value(config, "rate_limit_per_minute")),
+        connect_timeout=float(_value(config, "connect_timeout_seconds")),
+        read_timeout=float(_value(config, "read_timeout_seconds")),
+        state_flush_interval=float(_value(config, "state_flush_interval_seconds")),
+        max_inflight_batches=int(_value(config, "max_inflight_batches")),
         secrets=secrets,
         rejected_records_mask_secret=mask_secret,
     )  # fmt: skip

@@ -588,3 +588,201 @@ def test_json_schema_takes_a_string_or_a_list_of_strings() -> None:
         jsonschema.validate({"email": [1]}, schema)
     entry = CONFIG_SCHEMA["properties"]["conversion_rules"]["items"]["properties"]
     jsonschema.validate({"email": ["a", "b"]}, entry["field_mappings"])
+
+
+# -- one source of truth: the schema ---------------------------------------------------------
+
+SCHEMA_DEFAULTS = {
+    # Settings field -> schema setting whose default it takes when the config leaves it unset.
+    "batch_size": "batch_size_rows",
+    "retry_max_attempts": "retry_max_attempts",
+    "retry_max_wait_seconds": "retry_max_wait_seconds",
+    "rate_limit_per_minute": "rate_limit_per_minute",
+    "connect_timeout": "connect_timeout_seconds",
+    "read_timeout": "read_timeout_seconds",
+    "state_flush_interval": "state_flush_interval_seconds",
+    "max_inflight_batches": "max_inflight_batches",
+    "dry_run": "dry_run",
+    "api_version": "api_version",
+}
+
+
+@pytest.mark.parametrize(("field_name", "setting"), sorted(SCHEMA_DEFAULTS.items()))
+def test_parser_takes_defaults_from_the_schema(
+    monkeypatch: pytest.MonkeyPatch,
+    make_config: Callable[..., dict[str, Any]],
+    field_name: str,
+    setting: str,
+) -> None:
+    from target_linkedin_capi.config import settings as module
+
+    prop = module.CONFIG_SCHEMA["properties"][setting]
+    assert module.default_of(setting) == prop["default"]
+    changed = {
+        bool: True,
+        str: "202608",
+        int: 3,
+        float: 3.5,
+    }[type(prop["default"])]
+    monkeypatch.setitem(prop, "default", changed)
+    parsed = parse_settings(make_config(**{setting: None}))
+    assert getattr(parsed, field_name) == changed
+
+
+def test_api_version_pattern_comes_from_the_schema(
+    monkeypatch: pytest.MonkeyPatch, make_settings: MakeSettings
+) -> None:
+    from target_linkedin_capi.config import settings as module
+
+    prop = module.CONFIG_SCHEMA["properties"]["api_version"]
+    monkeypatch.setitem(prop, "pattern", r"^\d{6}$")
+    assert config_error(make_settings, api_version="202609.01").setting == "api_version"
+
+
+ENUMERATED = {
+    "conversion_type": "CONVERSION_TYPES",
+    "attribution_type": "ATTRIBUTION_TYPES",
+    "post_click_attribution_window_size": "POST_CLICK_WINDOWS",
+    "view_through_attribution_window_size": "VIEW_THROUGH_WINDOWS",
+}
+
+
+def _about_properties() -> dict[str, Any]:
+    result = subprocess.run(
+        [CLI, "--about", "--format=json"], capture_output=True, text=True, timeout=30, check=True
+    )
+    return json.loads(result.stdout)["settings"]["properties"]
+
+
+def test_schema_declares_allowed_values_without_a_validating_enum() -> None:
+    """--about documents the values; the SDK must not check them (case, its own message)."""
+    from target_linkedin_capi.config.settings import ALLOWED_VALUES
+    from target_linkedin_capi.linkedin import vocabulary
+
+    properties = _about_properties()
+    entry = properties["conversion_rules"]["items"]["properties"]
+    for setting, constant in ENUMERATED.items():
+        for prop in (properties[setting], entry[setting]):
+            assert prop[ALLOWED_VALUES] == list(getattr(vocabulary, constant)), setting
+            assert "enum" not in prop, setting
+
+
+@pytest.mark.parametrize("setting", sorted(ENUMERATED))
+def test_parser_takes_allowed_values_from_the_schema(
+    monkeypatch: pytest.MonkeyPatch, make_settings: MakeSettings, setting: str
+) -> None:
+    from target_linkedin_capi.config import settings as module
+
+    prop = module.CONFIG_SCHEMA["properties"][setting]
+    allowed = prop[module.ALLOWED_VALUES]
+    # The rule's default value stays valid; the last value other than it is dropped.
+    dropped = next(v for v in reversed(allowed) if v not in (30, 7, "LAST_TOUCH_BY_CAMPAIGN"))
+    monkeypatch.setitem(prop, module.ALLOWED_VALUES, [v for v in allowed if v != dropped])
+    overrides: dict[str, Any] = {"conversion_type": "PURCHASE", setting: dropped}
+    error = config_error(make_settings, **overrides)
+    assert error.setting == setting
+    assert str(dropped) in error.problem
+
+
+def test_every_enumerated_setting_is_checked_and_lists_the_valid_values(
+    make_settings: MakeSettings,
+) -> None:
+    """A schema's allowed values are no `enum`, so the parser must check each one itself."""
+    from target_linkedin_capi.config.settings import ALLOWED_VALUES, CONFIG_SCHEMA
+
+    enumerated = {
+        name: prop[ALLOWED_VALUES]
+        for name, prop in CONFIG_SCHEMA["properties"].items()
+        if ALLOWED_VALUES in prop
+    }
+    assert set(ENUMERATED) <= set(enumerated)
+    for setting, allowed in enumerated.items():
+        wrong = 2 if isinstance(allowed[0], int) else "NOT_A_VALUE"
+        entry = {"streams": ["s"], "conversion_rule_id": "1", setting: wrong}
+        for where, overrides in (
+            (setting, {setting: wrong}),
+            (f"conversion_rules[0].{setting}", {"conversion_rules": [entry]}),
+        ):
+            error = config_error(make_settings, **overrides)
+            assert str(error) == (
+                f"{where}: '{wrong}' is not allowed; use one of {', '.join(map(str, allowed))}"
+            )
+
+
+def test_enumerated_values_any_case_through_the_sdk(
+    make_config: Callable[..., dict[str, Any]],
+) -> None:
+    """The SDK validates the config before the parser runs: lower case must get through it."""
+    from target_linkedin_capi.target import TargetLinkedInCapi
+
+    config = make_config(
+        conversion_rule_id=None,
+        conversion_rule_name="Signups",
+        conversion_type="sign_up",
+        attribution_type="Last_Touch_By_Conversion",
+        conversion_rules=[
+            {"streams": ["b"], "conversion_rule_name": "B", "conversion_type": "lead"}
+        ],
+    )
+    target = TargetLinkedInCapi(config=config, validate_config=True)
+    types = {rule.name: rule.conversion_type for rule in target.run.settings.rules}
+    assert types == {"Signups": "SIGN_UP", "B": "LEAD"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting", "wrong"),
+    [
+        ({"conversion_type": "purchse"}, "conversion_type", "purchse"),
+        ({"attribution_type": "first_touch"}, "attribution_type", "first_touch"),
+        (
+            {"view_through_attribution_window_size": 14},
+            "view_through_attribution_window_size",
+            "14",
+        ),
+        (
+            {
+                "conversion_rules": [
+                    {"streams": ["s"], "conversion_rule_name": "S", "conversion_type": "purchse"}
+                ]
+            },
+            "conversion_rules[0].conversion_type",
+            "purchse",
+        ),
+    ],
+)
+def test_cli_wrong_enumerated_value_is_one_line_listing_the_valid_ones(
+    tmp_path: Path,
+    make_config: Callable[..., dict[str, Any]],
+    overrides: dict[str, Any],
+    setting: str,
+    wrong: str,
+) -> None:
+    from target_linkedin_capi.config.settings import allowed_values_of
+
+    listed = ", ".join(map(str, allowed_values_of(setting.rpartition(".")[2])))
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                **make_config(conversion_rule_id=None),
+                "conversion_rule_name": "R",
+                "conversion_type": "PURCHASE",
+                **overrides,
+            }
+        )
+    )
+    result = subprocess.run(
+        [CLI, "--config", str(config)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    output = result.stderr + result.stdout
+    assert result.returncode == 1, output
+    errors = [line for line in output.splitlines() if "ERROR" in line]
+    # The problem in one line, then the SDK's closing "Config validation failed".
+    assert len(errors) == 2, output
+    assert errors[0].endswith(f"{setting}: '{wrong}' is not allowed; use one of {listed}"), output
+    assert "Traceback" not in output

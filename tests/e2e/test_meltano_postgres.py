@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 pytestmark = [pytest.mark.e2e]
 
@@ -386,61 +384,7 @@ def _meltano_state(meltano: Path, env: dict[str, str], env_file: Path, *args: st
     return proc.stdout
 
 
-# SDK built-ins left out of the Meltano definitions on purpose: load_method means nothing for an
-# API that only appends events, faker_config needs the faker extra, and the two flattening
-# fine-tuning knobs are rarely needed (they still work through `config` in meltano.yml).
-SDK_SETTINGS_NOT_DECLARED = {
-    "load_method",
-    "faker_config",
-    "flattening_max_key_length",
-    "flattening_separator",
-}
-
-
-def _setting_names(settings: list[dict[str, Any]]) -> list[str]:
-    return [setting["name"] for setting in settings]
-
-
-def test_meltano_definitions_declare_every_target_setting() -> None:
-    """meltano.yml, the Hub-style definition and the target's config schema agree.
-
-    A TARGET_LINKEDIN_CAPI_* variable reaches the target only for settings Meltano knows.
-    """
-    project = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text(encoding="utf-8"))
-    loader = next(p for p in project["plugins"]["loaders"] if p["name"] == TARGET)
-    hub_path = REPO_ROOT / "target_linkedin_capi" / "meltano" / "target-linkedin-capi.yml"
-    hub = yaml.safe_load(hub_path.read_text(encoding="utf-8"))
-    assert loader["settings"] == hub["settings"]
-    assert loader["capabilities"] == hub["capabilities"]
-    assert loader["namespace"] == hub["namespace"] == "target_linkedin_capi"
-
-    about = subprocess.run(
-        [str(Path(sys.executable).parent / TARGET), "--about", "--format=json"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    schema = json.loads(about.stdout)["settings"]["properties"]
-    declared = set(_setting_names(loader["settings"]))
-    missing = set(schema) - declared - SDK_SETTINGS_NOT_DECLARED
-    assert not missing, f"not declared in meltano.yml: {sorted(missing)}"
-    for setting in loader["settings"]:
-        name = setting["name"]
-        assert setting.get("label"), name
-        assert setting.get("description"), name
-        prop = schema.get(name, {})
-        if prop.get("writeOnly"):
-            assert setting.get("sensitive") is True, f"{name} must be sensitive"
-        # Meltano passes a `value` to the target as if the user had set it, so the target
-        # owns its defaults; rule keys given explicitly would even be reconciled with LinkedIn.
-        assert "value" not in setting, f"{name}: leave the default to the target"
-        stated = re.search(r"Default: (.+?)\.(?:\s|$)", setting["description"])
-        if stated:
-            default = prop.get("default")
-            shown = str(default).lower() if isinstance(default, bool) else str(default)
-            assert stated.group(1) == shown, f"{name}: description says {stated.group(1)}"
+# The Meltano definitions' agreement with the config schema: tests/config/test_generated_settings.py.
 
 
 @pytest.mark.xdist_group("meltano")
