@@ -92,10 +92,9 @@ def tests(session: nox.Session) -> None:
         # loadgroup: tests marked xdist_group("meltano") share one worker, so two Meltano runs
         # never reinstall or use the same plugin virtualenvs at the same time.
         args = ["-n", "2", "--dist", "loadgroup", *args]
-    # pytest exits with 5 when it collected no test: a run that tested nothing is a failure.
-    code = session.run("pytest", *args, success_codes=[0, 5], env={"PYTHONUNBUFFERED": "1"})
-    if code == 5:
-        session.error("pytest collected no tests (exit code 5)")
+    # Only exit code 0 passes: pytest's 5 ("no tests collected") fails the session too, as a
+    # run that tested nothing must not look green.
+    session.run("pytest", *args, env={"PYTHONUNBUFFERED": "1"})
 
 
 @nox.session
