@@ -6,7 +6,7 @@
 Generated:
   * meltano.yml: the loader's `settings:` list, between the BEGIN/END marker comments (the rest
     of the file is kept byte for byte);
-  * target_linkedin_capi/meltano/target-linkedin-capi.yml (Hub-style definition): the same list,
+  * plugin/target-linkedin-capi.yml (Hub-style definition): the same list,
     between the same markers;
   * docs/settings.md: one section per setting.
 
@@ -31,7 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = "target-linkedin-capi"
 MELTANO_YML = ROOT / "meltano.yml"
-HUB_YML = ROOT / "target_linkedin_capi" / "meltano" / "target-linkedin-capi.yml"
+HUB_YML = ROOT / "plugin" / "target-linkedin-capi.yml"
 SETTINGS_MD = ROOT / "docs" / "settings.md"
 BEGIN = "# BEGIN generated settings (python scripts/generate_settings.py; do not edit by hand)"
 END = "# END generated settings"

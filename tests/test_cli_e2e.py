@@ -6,8 +6,8 @@ import hashlib
 import json
 
 import pytest
+from linkedin_capi_emulator import Emulator
 
-from target_linkedin_capi.emulator import Emulator
 from tests.harness import SCHEMA, base_config, hashed_email, record, run_target, singer
 
 pytestmark = pytest.mark.e2e

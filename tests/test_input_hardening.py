@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from linkedin_capi_emulator import Emulator
 
-from target_linkedin_capi.emulator import Emulator
 from target_linkedin_capi.sinks import (
     MAX_SCHEMA_DEPTH,
     CompiledValidator,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from linkedin_capi_emulator import Emulator
 
-from target_linkedin_capi.emulator import Emulator
 from tests.harness import base_config, hashed_email, record, run_target, singer
 
 pytestmark = pytest.mark.e2e

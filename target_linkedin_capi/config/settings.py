@@ -196,7 +196,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         default=linkedin.DEFAULT_API_BASE_URL,
         title="API base URL",
         description="Every REST call goes below it. https:// unless the host is loopback "
-        "(the bundled emulator, `python -m target_linkedin_capi.emulator`, for tests without "
+        "(the bundled emulator, `linkedin-capi-emulator`, for tests without "
         "real conversions).",
     ),
     th.Property(

@@ -124,7 +124,7 @@ class EmulatorProcess:
     def __init__(self, latency_ms: int) -> None:
         self.ready = Path(tempfile.mkdtemp()) / "ready"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "target_linkedin_capi.emulator", "--port", "0",
+            [sys.executable, "-m", "linkedin_capi_emulator", "--port", "0",
              "--latency-ms", str(latency_ms), "--ready-file", str(self.ready),
              "--rate-limit-per-minute", "100000"],
             stdout=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "generate_settings.py"
 MELTANO_YML = ROOT / "meltano.yml"
-HUB_YML = ROOT / "target_linkedin_capi" / "meltano" / "target-linkedin-capi.yml"
+HUB_YML = ROOT / "plugin" / "target-linkedin-capi.yml"
 TARGET = "target-linkedin-capi"
 SECRETS = ("access_token", "refresh_token", "client_id", "client_secret")
 

@@ -20,10 +20,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOW_TO_RUN = (
     "start PostgreSQL (or point PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE at one), then run "
-    "`python3 -m target_linkedin_capi.bootstrap test tests/e2e`"
+    "`python3 -m nox -s tests -- tests/e2e`"
 )
 PLUGIN_EXECUTABLES = (
     ".meltano/extractors/tap-postgres/venv/bin/tap-postgres",
+    ".meltano/extractors/tap-jsonl/venv/bin/tap-jsonl",
     ".meltano/loaders/target-linkedin-capi/venv/bin/target-linkedin-capi",
 )
 
@@ -79,7 +80,7 @@ def pg_server() -> PgServer:
     try:
         import psycopg2
     except ImportError:
-        skip_or_fail("psycopg2 is not installed (pip install -e '.[test]')")
+        skip_or_fail("psycopg2 is not installed (uv sync --group test)")
     server = PgServer(
         host=os.environ.get("PGHOST", "127.0.0.1"),
         port=int(os.environ.get("PGPORT", "5432")),
@@ -137,7 +138,7 @@ def meltano_exe() -> Path:
     if not exe.exists():
         skip_or_fail(
             f"meltano is not installed in {Path(sys.executable).parent} "
-            "(python3 -m target_linkedin_capi.bootstrap test installs meltano==4.4.1)"
+            "(`python3 -m nox -s tests` installs the locked meltano==4.4.1)"
         )
     if not all((REPO_ROOT / path).exists() for path in PLUGIN_EXECUTABLES):
         proc = subprocess.run(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from linkedin_capi_emulator import Emulator
 
-from target_linkedin_capi.emulator import Emulator
 from tests.harness import SCHEMA, base_config, record, run_target, singer
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from linkedin_capi_emulator import Emulator
 
-from target_linkedin_capi.emulator import Emulator
 from tests.harness import base_config, record, run_target, singer
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""CLI: ``python -m target_linkedin_capi.emulator`` / ``linkedin-capi-emulator``."""
+"""CLI: ``python -m linkedin_capi_emulator`` / ``linkedin-capi-emulator``."""
 
 from __future__ import annotations
 

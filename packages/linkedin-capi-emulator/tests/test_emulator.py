@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from target_linkedin_capi.emulator import Emulator
+from linkedin_capi_emulator import Emulator
 
 TOKEN = "emulator-token"
 ACCOUNT = 5010001
@@ -852,7 +851,7 @@ def test_latency_applies_to_rest(emu: Emulator, session: requests.Session) -> No
 def test_cli_prints_line_and_writes_ready_file(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "target_linkedin_capi.emulator", "--port", "0",
+        [sys.executable, "-m", "linkedin_capi_emulator", "--port", "0",
          "--ready-file", str(ready),
          "--rule", f"{ACCOUNT}:Signups:SIGN_UP", "--campaign", f"{ACCOUNT}:7000001"],
         stdout=subprocess.PIPE,

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from target_linkedin_capi.emulator import Emulator
+from linkedin_capi_emulator import Emulator
 
 TOKEN = "emulator-token"
 ACCOUNT = 5010001
@@ -401,7 +400,7 @@ def test_introspection_log_masks_the_secret(emu: Emulator) -> None:
 def test_cli_defaults_serve_the_demo_setup(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "target_linkedin_capi.emulator", "--port", "0",
+        [sys.executable, "-m", "linkedin_capi_emulator", "--port", "0",
          "--ready-file", str(ready)],
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

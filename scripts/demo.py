@@ -1,25 +1,19 @@
-"""One-command set-up, demo and test runner for a checkout of target-linkedin-capi.
+"""The demo: a real `meltano run tap-jsonl target-linkedin-capi` into the local LinkedIn emulator.
 
-Standard library only: it runs before anything is installed.
+Run it with `nox -s demo`, which installs the locked dependencies and the Meltano plugins
+first; or, in an environment that has them (`uv sync` + `meltano install`), with
+`python scripts/demo.py`.
 
-    python3 -m target_linkedin_capi.bootstrap demo            # set up, then a real `meltano run`
-                                                              # into the bundled LinkedIn emulator
-    python3 -m target_linkedin_capi.bootstrap test [ARGS...]  # set up, then pytest with ARGS
-    python3 -m target_linkedin_capi.bootstrap setup           # set up only
-
-Set-up (idempotent, a few seconds when nothing changed):
-  1. `.venv` is created with the running Python if it does not exist;
-  2. `pip install -e '.[test,lint]' meltano==4.4.1` into it (skipped while pyproject.toml, the
-     pinned requirements and the Python version are unchanged and the packages still import);
-  3. `meltano install` of the project's plugins (skipped while meltano.yml and pyproject.toml are
-     unchanged and every plugin executable exists).
-
-Environment: BOOTSTRAP_FORCE=1 redoes steps 2 and 3; PG* variables reach the tests unchanged.
+It writes the sample conversions in demo/demo_conversions.jsonl with times relative to now
+(LinkedIn accepts only the last 90 days) to .meltano/demo/input/, starts the emulator
+(`python -m linkedin_capi_emulator --port 0`), runs
+`meltano --environment demo run tap-jsonl target-linkedin-capi` against it and prints what
+LinkedIn (the emulator) received. Exit code 1 when the outcome differs from what the sample
+rows expect. Logs and the rejected-records file stay in .meltano/demo/.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import hashlib
@@ -39,11 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_DIR = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
-MELTANO_REQUIREMENT = "meltano==4.4.1"
-EXTRAS = "test,lint"
-DEMO_SAMPLE = PACKAGE_DIR / "meltano" / "demo_conversions.jsonl"
+DEMO_SAMPLE = ROOT / "demo" / "demo_conversions.jsonl"
 DEMO_DIR = ROOT / ".meltano" / "demo"
 DEMO_TAP = "tap-jsonl"
 LOADER = "target-linkedin-capi"
@@ -51,20 +41,9 @@ EMULATOR_TOKEN = "emulator-token"  # noqa: S105 - the emulator's fixed fake toke
 EMULATOR_ACCOUNT = "5010001"
 DEMO_CAMPAIGNS = ["6010001", "6010002"]
 DEMO_RULE_NAME = "Demo purchases (CAPI)"
-STEP_TIMEOUT = 1800  # seconds; a pip or uv download that hangs should not hang CI for 90 minutes
+STEP_TIMEOUT = 600  # seconds
 
 
-class StepFailedError(Exception):
-    """A set-up step failed; its output has been shown."""
-
-    def __init__(self, message: str, returncode: int = 1) -> None:
-        super().__init__(message)
-        self.returncode = returncode or 1
-
-
-# --------------------------------------------------------------------------------------------
-# Output helpers
-# --------------------------------------------------------------------------------------------
 def _say(message: str) -> None:
     print(message, flush=True)
 
@@ -77,6 +56,28 @@ def _step(message: str) -> float:
 def _done(started: float, note: str = "") -> None:
     extra = f" ({note})" if note else ""
     _say(f"    done in {time.monotonic() - started:.1f}s{extra}")
+
+
+def _bin(name: str) -> Path:
+    """An executable of the environment this script runs in (meltano, ...)."""
+    return Path(sys.executable).parent / name
+
+
+def _base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env.setdefault("NO_COLOR", "1")
+    env["PATH"] = os.pathsep.join([str(_bin("python").parent), env.get("PATH", "")])
+    return env
+
+
+class StepFailedError(Exception):
+    """A demo step failed; its output has been shown."""
+
+    def __init__(self, message: str, returncode: int = 1) -> None:
+        super().__init__(message)
+        self.returncode = returncode or 1
 
 
 def _run(
@@ -123,199 +124,6 @@ def _show_failure(what: str, cmd: list[str], output: str) -> None:
     _say("----------------------------------------------------------------------------------------")
 
 
-# --------------------------------------------------------------------------------------------
-# Set-up
-# --------------------------------------------------------------------------------------------
-def _venv_bin(name: str) -> Path:
-    scripts = VENV / ("Scripts" if os.name == "nt" else "bin")
-    suffix = ".exe" if os.name == "nt" else ""
-    return scripts / f"{name}{suffix}"
-
-
-def _venv_python() -> Path:
-    return _venv_bin("python")
-
-
-def _base_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONHOME", None)
-    env["VIRTUAL_ENV"] = str(VENV)
-    env["PATH"] = os.pathsep.join([str(_venv_bin("python").parent), env.get("PATH", "")])
-    env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    env.setdefault("NO_COLOR", "1")
-    # Meltano installs plugins with uv, which trusts only its bundled CA roots unless told
-    # otherwise; pip may be configured with a CA bundle (a TLS-inspecting proxy, say) that
-    # uv would not see. Hand uv the same bundle, or else the system trust store.
-    if not any(env.get(name) for name in ("SSL_CERT_FILE", "UV_SYSTEM_CERTS", "UV_NATIVE_TLS")):
-        bundles = [env.get(name) for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")]
-        bundle = next((b for b in bundles if b and Path(b).is_file()), None)
-        if bundle:
-            env["SSL_CERT_FILE"] = bundle
-        else:
-            env["UV_SYSTEM_CERTS"] = "1"
-    return env
-
-
-def _fingerprint(*parts: bytes | str) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode() if isinstance(part, str) else part)
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def _read_bytes(path: Path) -> bytes:
-    return path.read_bytes() if path.exists() else b""
-
-
-def ensure_venv() -> None:
-    python = _venv_python()
-    if python.exists():
-        probe = subprocess.run(
-            [str(python), "-c", "import sys; print(sys.version.split()[0])"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0:
-            _say(f"==> Using existing virtualenv .venv (Python {probe.stdout.strip()})")
-            return
-        _say("==> .venv exists but its Python does not start; recreating it")
-        shutil.rmtree(VENV)
-    started = _step(
-        f"Creating virtualenv .venv with {sys.executable} (Python {sys.version.split()[0]})"
-    )
-    _run([sys.executable, "-m", "venv", str(VENV)], what="Creating the virtualenv")
-    _done(started)
-
-
-def ensure_python_packages(force: bool) -> None:
-    python = str(_venv_python())
-    version = subprocess.run(
-        [python, "-c", "import sys; print(sys.version)"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    stamp_file = VENV / ".bootstrap-packages"
-    stamp = _fingerprint(_read_bytes(ROOT / "pyproject.toml"), MELTANO_REQUIREMENT, EXTRAS, version)
-    if not force and stamp_file.exists() and stamp_file.read_text().strip() == stamp:
-        probe = subprocess.run(
-            [python, "-c", "import target_linkedin_capi, meltano, pytest"],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
-        if probe.returncode == 0 and _venv_bin("meltano").exists():
-            _say("==> Python packages are up to date (.venv)")
-            return
-    started = _step(
-        f"Installing the target (editable, extras {EXTRAS}) and {MELTANO_REQUIREMENT} into .venv"
-    )
-    _run(
-        [python, "-m", "pip", "install", "--quiet", "-e", f".[{EXTRAS}]", MELTANO_REQUIREMENT],
-        what="pip install",
-        env=_base_env(),
-    )
-    stamp_file.write_text(stamp + "\n")
-    _done(started)
-
-
-def _plugin_executables() -> list[Path]:
-    meltano_dir = ROOT / ".meltano"
-    bin_dir = "Scripts" if os.name == "nt" else "bin"
-    return [
-        meltano_dir / "extractors" / "tap-postgres" / "venv" / bin_dir / "tap-postgres",
-        meltano_dir / "extractors" / DEMO_TAP / "venv" / bin_dir / DEMO_TAP,
-        meltano_dir / "loaders" / LOADER / "venv" / bin_dir / LOADER,
-    ]
-
-
-def ensure_meltano_plugins(force: bool) -> None:
-    stamp_file = ROOT / ".meltano" / ".bootstrap-plugins"
-    stamp = _fingerprint(
-        _read_bytes(ROOT / "meltano.yml"), _read_bytes(ROOT / "pyproject.toml"), str(VENV)
-    )
-    if (
-        not force
-        and stamp_file.exists()
-        and stamp_file.read_text().strip() == stamp
-        and all(path.exists() for path in _plugin_executables())
-    ):
-        _say("==> Meltano plugins are installed (.meltano/)")
-        return
-    started = _step(
-        "Installing the Meltano plugins: meltano install (tap-postgres, tap-jsonl, the target)"
-    )
-    _run([str(_venv_bin("meltano")), "install"], what="meltano install", env=_base_env())
-    missing = [str(path.relative_to(ROOT)) for path in _plugin_executables() if not path.exists()]
-    if missing:
-        raise StepFailedError(
-            f"meltano install finished but these executables are missing: {missing}"
-        )
-    stamp_file.write_text(stamp + "\n")
-    _done(started)
-
-
-def setup() -> None:
-    force = os.environ.get("BOOTSTRAP_FORCE", "") not in ("", "0", "false")
-    if not (ROOT / "meltano.yml").exists() or not (ROOT / "pyproject.toml").exists():
-        raise StepFailedError(
-            f"{ROOT} is not a target-linkedin-capi checkout (no meltano.yml / pyproject.toml)"
-        )
-    ensure_venv()
-    ensure_python_packages(force)
-    ensure_meltano_plugins(force)
-
-
-# --------------------------------------------------------------------------------------------
-# test
-# --------------------------------------------------------------------------------------------
-def _has_xdist() -> bool:
-    probe = subprocess.run(
-        [str(_venv_python()), "-c", "import xdist"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-def run_tests(pytest_args: list[str]) -> int:
-    cmd = [str(_venv_python()), "-m", "pytest"]
-    user_chose_workers = any(
-        arg in ("-n", "--numprocesses", "-p") or arg.startswith(("-n", "--numprocesses"))
-        for arg in pytest_args
-    )
-    if not user_chose_workers and _has_xdist() and (os.cpu_count() or 1) > 1:
-        # loadgroup: tests marked xdist_group("meltano") share one worker, so two Meltano runs
-        # never reinstall or use the same plugin virtualenvs at the same time.
-        cmd += ["-n", "2", "--dist", "loadgroup"]
-    cmd += pytest_args
-    env = _base_env()
-    ci = env.get("CI", "")
-    _say(f"==> Running the tests: {' '.join(cmd[1:])}  (CI={ci or 'unset'})")
-    started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, check=False)
-    elapsed = time.monotonic() - started
-    if proc.returncode == 5:
-        _say(f"!!! pytest collected no tests (exit code 5) after {elapsed:.1f}s: that is a failure")
-        return 1
-    if proc.returncode != 0:
-        _say(f"!!! Tests failed (pytest exit code {proc.returncode}) after {elapsed:.1f}s")
-        return proc.returncode
-    _say(f"==> Tests passed in {elapsed:.1f}s")
-    return 0
-
-
-# --------------------------------------------------------------------------------------------
-# demo
-# --------------------------------------------------------------------------------------------
 _RELATIVE_TIME = re.compile(
     r"^now(?:(?P<sign>[+-])(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?)?$"
 )
@@ -383,7 +191,7 @@ def _event_problems(event: dict[str, Any], row: dict[str, Any]) -> list[str]:
 
 
 class EmulatorProcess:
-    """`python -m target_linkedin_capi.emulator --port 0 --ready-file ...` as a subprocess."""
+    """`python -m linkedin_capi_emulator --port 0 --ready-file ...` as a subprocess."""
 
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
@@ -396,9 +204,9 @@ class EmulatorProcess:
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
-                str(_venv_python()),
+                sys.executable,
                 "-m",
-                "target_linkedin_capi.emulator",
+                "linkedin_capi_emulator",
                 "--port",
                 "0",
                 "--ready-file",
@@ -424,7 +232,7 @@ class EmulatorProcess:
             output = self.log_path.read_text(errors="replace")
             _show_failure(
                 "Starting the LinkedIn emulator",
-                ["python", "-m", "target_linkedin_capi.emulator"],
+                ["python", "-m", "linkedin_capi_emulator"],
                 output,
             )
             raise StepFailedError("the LinkedIn emulator did not start")
@@ -611,9 +419,7 @@ def run_demo() -> int:
         stale.unlink(missing_ok=True)
     _done(started, f"{len(rows)} rows -> .meltano/demo/input/conversions.jsonl")
 
-    started = _step(
-        "Starting the LinkedIn emulator (python -m target_linkedin_capi.emulator --port 0)"
-    )
+    started = _step("Starting the LinkedIn emulator (python -m linkedin_capi_emulator --port 0)")
     with EmulatorProcess(DEMO_DIR / "emulator.log") as emulator:
         _done(started, f"listening on {emulator.url}")
         env = _base_env()
@@ -636,7 +442,7 @@ def run_demo() -> int:
         empty_env_file = DEMO_DIR / "demo.env"
         empty_env_file.write_text("# the demo ignores the project's .env\n", encoding="utf-8")
         cmd = [
-            str(_venv_bin("meltano")),
+            str(_bin("meltano")),
             "--env-file",
             str(empty_env_file),
             "--environment",
@@ -644,7 +450,7 @@ def run_demo() -> int:
             "run",
             "--full-refresh",
             "--state-id-suffix",
-            "bootstrap-demo",
+            "demo",
             DEMO_TAP,
             LOADER,
         ]
@@ -676,47 +482,24 @@ def run_demo() -> int:
     return 0
 
 
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
-        prog="python3 -m target_linkedin_capi.bootstrap",
-        description="Set up the checkout (.venv, Meltano plugins), then run the demo or the "
-        "tests. Arguments after `test` go to pytest unchanged.",
-    )
-    parser.add_argument("command", choices=["setup", "demo", "test"])
-    # The command comes first; everything after `test` belongs to pytest (-k, -x, paths, ...).
-    if not argv or argv[0] not in ("setup", "demo", "test"):
-        parser.parse_args(argv[:1])  # prints usage and exits 2 (or help and 0)
+def main() -> int:
+    if len(sys.argv) > 1:
+        _say(f"usage: {Path(sys.argv[0]).name} (no arguments)")
         return 2
-    command, extra = argv[0], argv[1:]
-    if extra and command != "test":
-        parser.error(f"unexpected arguments for {command}: {extra}")
-    if sys.version_info < (3, 10):  # noqa: UP036 - may be started by an older python3
-        _say(f"!!! Python 3.10 or newer is required; this is {sys.version.split()[0]}")
+    if not _bin("meltano").exists():
+        _say(f"!!! meltano is not installed next to {sys.executable}; run `nox -s demo`")
         return 1
     total = time.monotonic()
     try:
-        setup()
-        if command == "setup":
-            _say(f"==> Set-up complete in {time.monotonic() - total:.1f}s")
-            return 0
-        if command == "test":
-            return run_tests(extra)
         code = run_demo()
-        _say(
-            f"==> Demo {'finished' if code == 0 else 'FAILED'} in "
-            f"{time.monotonic() - total:.1f}s (set-up included)"
-        )
-        return code
     except StepFailedError as exc:
         _say(f"!!! {exc}")
-        return exc.returncode
+        code = exc.returncode
     except KeyboardInterrupt:
         _say("!!! Interrupted")
         return 130
+    _say(f"==> Demo {'finished' if code == 0 else 'FAILED'} in {time.monotonic() - total:.1f}s")
+    return code
 
 
 if __name__ == "__main__":

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pytest
-
-from target_linkedin_capi.emulator import Emulator
-from target_linkedin_capi.emulator.faults import parse_fault
-from target_linkedin_capi.emulator.restli import (
+from linkedin_capi_emulator import Emulator
+from linkedin_capi_emulator.faults import parse_fault
+from linkedin_capi_emulator.restli import (
     KeyFormatError,
     encode_campaign_conversion_key,
     parse_campaign_conversion_key,
     parse_list,
     split_query,
 )
-from target_linkedin_capi.emulator.validation import validate_event
-from target_linkedin_capi.emulator.versions import normalised
+from linkedin_capi_emulator.validation import validate_event
+from linkedin_capi_emulator.versions import normalised
 
 CAMPAIGN = "urn:li:sponsoredCampaign:123"
 CONVERSION = "urn:lla:llaPartnerConversion:456"

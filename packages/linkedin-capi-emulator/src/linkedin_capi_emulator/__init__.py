@@ -2,7 +2,7 @@
 
 LinkedIn has no sandbox, so tests, the demo and the benchmark run against this emulator::
 
-    from target_linkedin_capi.emulator import Emulator
+    from linkedin_capi_emulator import Emulator
 
     with Emulator(accounts=[5010001], campaigns={5010001: [6010001]}) as emu:
         rule_id = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
