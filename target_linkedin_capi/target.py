@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import gc
 import logging
 import sys
@@ -47,6 +48,11 @@ else:
 _AGE_CHECK_EVERY = 256
 
 
+# The longest input line read, in characters (newline excluded): one Singer message longer
+# than this stops the run instead of being held in memory whole. Real records are a few
+# kilobytes, and the largest SCHEMA accepted (sinks.MAX_SCHEMA_NODES) stays far below it.
+MAX_LINE_CHARS = 64 * 1024 * 1024
+
 _NOT_SHOWN = "(not shown: it may hold personal data)"
 _MESSAGE_TYPES = frozenset({"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"})
 
@@ -58,14 +64,18 @@ class QuietMsgSpecReader(SdkMessageReader):
     recursion limit, an integer of more digits than Python converts) is an InvalidInputLine
     whose message holds no part of the line. An integer that long is refused by msgspec,
     so it stops the run as an unreadable line rather than rejecting one record: the reader
-    cannot tell which record or field it belonged to.
+    cannot tell which record or field it belonged to. So is a line longer than
+    `max_line_chars`, found before more than that much of it is read.
     """
+
+    max_line_chars = MAX_LINE_CHARS
 
     @override
     def process_lines(
         self, file_input: IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
     ) -> Counter[str]:
-        return super().process_lines(_checked_lines(file_input or self.default_input), callbacks)  # type: ignore[arg-type]
+        lines = bounded_lines(file_input or self.default_input, self.max_line_chars)
+        return super().process_lines(lines, callbacks)  # type: ignore[arg-type]
 
     @override
     def deserialize_json(self, line: str) -> dict:
@@ -105,17 +115,31 @@ class QuietMsgSpecReader(SdkMessageReader):
         raise InvalidInputLine(msg)
 
 
-def _checked_lines(lines: Iterable[str]) -> Iterator[str]:
-    # Text-mode stdin decodes as it reads: invalid UTF-8 raises here, inside the SDK's loop.
-    iterator = iter(lines)
+def bounded_lines(lines: IO[str] | Iterable[str], limit: int) -> Iterator[str]:
+    """The lines of `lines`, refusing one longer than `limit` characters before it is whole.
+
+    A stream is read with readline(limit + 1): a line that has not ended within that many
+    characters is too long, and no more of it was read. Text-mode stdin decodes as it
+    reads, so invalid UTF-8 raises here, inside the SDK's loop.
+    """
+    readline = getattr(lines, "readline", None)
+    # Lines already in memory (no readline) are only checked for length.
+    source = iter(lines) if readline is None else iter(functools.partial(readline, limit + 1), "")
     while True:
         try:
-            line = next(iterator)
+            line = next(source)
         except StopIteration:
             return
         except UnicodeError:
             msg = f"A line of input is not valid UTF-8 {_NOT_SHOWN}"
             raise InvalidInputLine(msg) from None
+        if len(line) > limit and not line.endswith("\n"):
+            msg = (
+                f"A line of input is longer than {limit:,} characters, the most the target "
+                f"reads as one Singer message {_NOT_SHOWN}. Check the tap's output: a value "
+                "this large cannot belong to a conversion (deselect the column that holds it)."
+            )
+            raise InvalidInputLine(msg)
         yield line
 
 
