@@ -19,6 +19,7 @@ from target_linkedin_capi.delivery.dispatcher import Batch, Item
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.events.batches import MappedBatch, map_batch
 from target_linkedin_capi.events.mapper import EventMapper, mapping_problem
+from target_linkedin_capi.sdk_compat import SdkBatchSinkHooks
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -194,7 +195,7 @@ class _NoRemoteRefs(Mapping[str, Callable[[str], Any]]):
         return True
 
     def __getitem__(self, scheme: str) -> Callable[[str], Any]:
-        return self._refuse
+        return self.refuse
 
     def __iter__(self) -> Iterator[str]:
         return iter(())
@@ -203,7 +204,7 @@ class _NoRemoteRefs(Mapping[str, Callable[[str], Any]]):
         return 0
 
     @staticmethod
-    def _refuse(uri: str) -> Any:
+    def refuse(uri: str) -> Any:
         raise fastjsonschema.JsonSchemaDefinitionException("remote $ref refused")
 
 
@@ -218,16 +219,16 @@ class CompiledValidator(BaseJSONSchemaValidator):
     def __init__(self, schema: dict[str, Any], stream: str = "?") -> None:
         super().__init__(schema)
         safe = validation_schema(schema, stream)
-        self._declared = declared_names(safe)
+        self.declared = declared_names(safe)
         # Formats are not checked, like the SDK's default validator.
-        self._validate = fastjsonschema.compile(safe, handlers=_NoRemoteRefs(), use_formats=False)
+        self.compiled = fastjsonschema.compile(safe, handlers=_NoRemoteRefs(), use_formats=False)
 
     @override
     def validate(self, record: dict[str, Any]) -> None:
         try:
-            self._validate(record)
+            self.compiled(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            path = describe_path(exc.path[1:], self._declared)
+            path = describe_path(exc.path[1:], self.declared)
             raise RecordInvalid(
                 f"{path} must match its schema ({_rule_text(exc.rule, exc.rule_definition)})"
             ) from None
@@ -243,7 +244,7 @@ class FallbackValidator(BaseJSONSchemaValidator):
     def __init__(self, schema: dict[str, Any], stream: str = "?") -> None:
         super().__init__(schema)
         safe = validation_schema(schema, stream)
-        self._declared = declared_names(safe)
+        self.declared = declared_names(safe)
         validator_class = DEFAULT_JSONSCHEMA_VALIDATOR
         try:
             validator_class.check_schema(safe)
@@ -252,20 +253,20 @@ class FallbackValidator(BaseJSONSchemaValidator):
                 f"The SCHEMA of stream '{stream}' is not a valid JSON schema; fix the tap's "
                 "schema for this stream."
             ) from None
-        self._validator = validator_class(
+        self.library_validator = validator_class(
             safe, registry=Registry(), format_checker=jsonschema.FormatChecker(formats=())
         )
 
     @override
     def validate(self, record: dict[str, Any]) -> None:
-        error = jsonschema.exceptions.best_match(self._validator.iter_errors(record))
+        error = jsonschema.exceptions.best_match(self.library_validator.iter_errors(record))
         if error is None:
             return
-        path = describe_path(list(error.absolute_path), self._declared)
+        path = describe_path(list(error.absolute_path), self.declared)
         raise RecordInvalid(f"{path} must match its schema ({error.validator})")
 
 
-class ConversionSink(BatchSink):
+class ConversionSink(SdkBatchSinkHooks):
     """Buffers one stream's records; each batch becomes one event per record and rule."""
 
     MAX_SIZE_DEFAULT = 5000
@@ -283,8 +284,9 @@ class ConversionSink(BatchSink):
         self.report = target.run.report
         self.checkpoints = target.run.checkpoints
         self.mappers: tuple[EventMapper, ...] = ()
-        self._records: list[dict[str, Any]] = []
-        self._seqs: list[int] = []
+        # The records of the open batch, and their sequence numbers (see checkpoints.py).
+        self.buffered_records: list[dict[str, Any]] = []
+        self.buffered_seqs: list[int] = []
         # Read per record, so computed once.
         self.max_batch_records = self.max_size
         self.key_properties_tuple = tuple(self.key_properties)
@@ -346,7 +348,7 @@ class ConversionSink(BatchSink):
 
     def validate_record(self, record: dict[str, Any]) -> str | None:
         """None when the record matches its schema, else why (no values)."""
-        validator = self._validator
+        validator = self.schema_validator
         if validator is None:
             return None
         try:
@@ -375,28 +377,28 @@ class ConversionSink(BatchSink):
     @override
     def process_record(self, record: dict, context: dict) -> None:
         # Only buffered here: the batch is mapped as a whole (see batches.py).
-        self._records.append(record)
-        self._seqs.append(self.checkpoints.next_seq())
+        self.buffered_records.append(record)
+        self.buffered_seqs.append(self.checkpoints.next_seq())
 
     @property
     def lowest_buffered_seq(self) -> int | None:
-        return self._seqs[0] if self._seqs else None
+        return self.buffered_seqs[0] if self.buffered_seqs else None
 
     @override
     def process_batch(self, context: dict) -> None:
         # One batch is one unit of work: mapped here in one pass, then delivered on the
         # dispatcher's threads while the target reads on. STATE waits for it (see
         # checkpoints.py).
-        records, seqs = self._records, self._seqs
-        self._records, self._seqs = [], []
+        records, seqs = self.buffered_records, self.buffered_seqs
+        self.buffered_records, self.buffered_seqs = [], []
         if not records:
             return
         mapped = map_batch(self.mappers, records)
         self.target.run.dispatcher.submit(
-            Batch(min_seq=seqs[0], resolve=lambda: self._resolve(mapped, records))
+            Batch(min_seq=seqs[0], resolve=lambda: self.resolve_batch(mapped, records))
         )
 
-    def _resolve(self, mapped: MappedBatch, records: list[dict[str, Any]]) -> list[Item]:
+    def resolve_batch(self, mapped: MappedBatch, records: list[dict[str, Any]]) -> list[Item]:
         """Runs on a delivery thread: report the batch's local outcome, return its events."""
         labels = [mapper.label for mapper in self.mappers]
         for label in labels:
@@ -417,12 +419,6 @@ class ConversionSink(BatchSink):
                 mapped.events, mapped.origins, strict=True
             )
         ]
-
-    @override
-    def _after_process_record(self, context: dict) -> None:
-        # The SDK logs every record's context at DEBUG; per-record logging costs time and
-        # is the kind of line that leaks data. Nothing to do here.
-        return
 
 
 def _safe_event_id(mapper: EventMapper, record: dict[str, Any]) -> str | None:

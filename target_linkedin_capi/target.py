@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import gc
 import logging
 import sys
@@ -14,8 +15,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import msgspec
-from singer_sdk import Target
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder
 from singer_sdk.exceptions import (
     ConfigValidationError,
@@ -25,13 +24,19 @@ from singer_sdk.exceptions import (
     StreamMapConfigError,
 )
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.errors import ConfigError, FatalError
 from target_linkedin_capi.report.redaction import SecretFilter
 from target_linkedin_capi.run import Run
+from target_linkedin_capi.sdk_compat import (
+    SdkMessageReader,
+    SdkTargetHooks,
+    add_sdc_metadata,
+    batch_context,
+    strip_sdc_metadata,
+)
 from target_linkedin_capi.sinks import ConversionSink, check_schema
 
 if sys.version_info >= (3, 12):
@@ -43,25 +48,34 @@ else:
 _AGE_CHECK_EVERY = 256
 
 
+# The longest input line read, in characters (newline excluded): one Singer message longer
+# than this stops the run instead of being held in memory whole. Real records are a few
+# kilobytes, and the largest SCHEMA accepted (sinks.MAX_SCHEMA_NODES) stays far below it.
+MAX_LINE_CHARS = 64 * 1024 * 1024
+
 _NOT_SHOWN = "(not shown: it may hold personal data)"
 _MESSAGE_TYPES = frozenset({"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"})
 
 
-class QuietMsgSpecReader(MsgSpecReader):
+class QuietMsgSpecReader(SdkMessageReader):
     """The SDK's fast msgspec reader, minus logging of unparseable lines (they hold PII).
 
     Every way a line can be unreadable (not UTF-8, not JSON, nested past the decoder's
     recursion limit, an integer of more digits than Python converts) is an InvalidInputLine
     whose message holds no part of the line. An integer that long is refused by msgspec,
     so it stops the run as an unreadable line rather than rejecting one record: the reader
-    cannot tell which record or field it belonged to.
+    cannot tell which record or field it belonged to. So is a line longer than
+    `max_line_chars`, found before more than that much of it is read.
     """
+
+    max_line_chars = MAX_LINE_CHARS
 
     @override
     def process_lines(
         self, file_input: IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
     ) -> Counter[str]:
-        return super().process_lines(_checked_lines(file_input or self.default_input), callbacks)  # type: ignore[arg-type]
+        lines = bounded_lines(file_input or self.default_input, self.max_line_chars)
+        return super().process_lines(lines, callbacks)  # type: ignore[arg-type]
 
     @override
     def deserialize_json(self, line: str) -> dict:
@@ -96,22 +110,36 @@ class QuietMsgSpecReader(MsgSpecReader):
             raise InvalidInputLine(msg)
 
     @override
-    def _process_unknown_message(self, message_dict: dict) -> None:
+    def on_unknown_message(self, message_dict: dict) -> None:
         msg = f"A line of input has an unknown message type {_NOT_SHOWN}"
         raise InvalidInputLine(msg)
 
 
-def _checked_lines(lines: Iterable[str]) -> Iterator[str]:
-    # Text-mode stdin decodes as it reads: invalid UTF-8 raises here, inside the SDK's loop.
-    iterator = iter(lines)
+def bounded_lines(lines: IO[str] | Iterable[str], limit: int) -> Iterator[str]:
+    """The lines of `lines`, refusing one longer than `limit` characters before it is whole.
+
+    A stream is read with readline(limit + 1): a line that has not ended within that many
+    characters is too long, and no more of it was read. Text-mode stdin decodes as it
+    reads, so invalid UTF-8 raises here, inside the SDK's loop.
+    """
+    readline = getattr(lines, "readline", None)
+    # Lines already in memory (no readline) are only checked for length.
+    source = iter(lines) if readline is None else iter(functools.partial(readline, limit + 1), "")
     while True:
         try:
-            line = next(iterator)
+            line = next(source)
         except StopIteration:
             return
         except UnicodeError:
             msg = f"A line of input is not valid UTF-8 {_NOT_SHOWN}"
             raise InvalidInputLine(msg) from None
+        if len(line) > limit and not line.endswith("\n"):
+            msg = (
+                f"A line of input is longer than {limit:,} characters, the most the target "
+                f"reads as one Singer message {_NOT_SHOWN}. Check the tap's output: a value "
+                "this large cannot belong to a conversion (deselect the column that holds it)."
+            )
+            raise InvalidInputLine(msg)
         yield line
 
 
@@ -123,7 +151,7 @@ class MissingKeyProperty(InputError, MissingKeyPropertiesError):
     """A record lacks a key property; still the SDK's error type, for code that expects it."""
 
 
-class TargetLinkedInCapi(Target):
+class TargetLinkedInCapi(SdkTargetHooks):
     """Streams conversions from any tap to LinkedIn's Conversions API."""
 
     name = "target-linkedin-capi"
@@ -141,50 +169,54 @@ class TargetLinkedInCapi(Target):
         # Sinks are drained on the main thread; concurrency lives in the dispatcher, which
         # keeps several batches in flight while reading on.
         self.max_parallelism = 1
-        self.run = Run(settings, super()._write_state_message)
-        self._last_flush = time.monotonic()
-        self._plain_sinks: dict[str, ConversionSink] = {}
-        self._records_until_age_check = _AGE_CHECK_EVERY
+        self.run = Run(settings, self.write_state_now)
+        self.last_flush_at = time.monotonic()
+        # Streams whose records go to their sink as they are (no stream map, no metadata).
+        self.plain_sinks: dict[str, ConversionSink] = {}
+        self.records_until_drain_clock = _AGE_CHECK_EVERY
         SecretFilter.install(self.run.secrets)
 
     # -- records --------------------------------------------------------------------------
 
     @override
-    def _process_record_message(self, message_dict: dict) -> None:
+    def on_record_message(self, message_dict: dict) -> None:
         # The SDK's pipeline (stream maps, metadata, key checks, batching) minus two
         # per-record costs this target does not need: string->datetime parsing of every
         # date-time field (the mapper parses the one timestamp it uses) and a DEBUG log
         # line per record. Invalid records are rejected into the rejected-records file
-        # instead of stopping the run. Private SDK API: singer-sdk is pinned to 0.54.x.
+        # instead of stopping the run. What it mirrors of the SDK: see sdk_compat.py.
         stream_name = message_dict.get("stream")
         try:
-            sink = self._plain_sinks.get(stream_name)  # type: ignore[arg-type]
             record = message_dict.get("record")
+            # The line check, inlined: a stream that is a string and a record that is an
+            # object; anything else takes the full path, which checks the line.
+            sink = self.plain_sinks.get(stream_name) if type(stream_name) is str else None
             if sink is None or type(record) is not dict:
-                self._process_mapped_record(message_dict)
+                self.route_mapped_record(message_dict)
             else:
                 # No stream map, flattening or metadata for this stream: the record goes to
                 # the sink as it is (the same steps as below, minus the no-op transform).
-                sink._remove_sdc_metadata_from_record(record)
-                self._accept(sink, record, None)
+                strip_sdc_metadata(sink, record)
+                self.accept_record(sink, record, None)
         except Exception as exc:
             _locate(exc, stream_name)
             raise
         # The SDK checks its 5-minute drain clock after every record; every few hundred
         # records is as good and costs nothing measurable.
-        self._records_until_age_check -= 1
-        if self._records_until_age_check <= 0:
-            self._records_until_age_check = _AGE_CHECK_EVERY
-            self._handle_max_record_age()
+        self.records_until_drain_clock -= 1
+        if self.records_until_drain_clock <= 0:
+            self.records_until_drain_clock = _AGE_CHECK_EVERY
+            self.drain_clock_tick()
 
-    def _process_mapped_record(self, message_dict: dict) -> None:
-        self._assert_line_requires(message_dict, requires={"stream", "record"})
+    def route_mapped_record(self, message_dict: dict) -> None:
+        """A RECORD through the stream maps (the SDK's steps, line check first)."""
+        self.check_line_requires(message_dict, requires={"stream", "record"})
         stream_name = message_dict["stream"]
         if not isinstance(stream_name, str) or not isinstance(message_dict["record"], dict):
             msg = f"A RECORD line's stream is not a string or its record not an object {_NOT_SHOWN}"
             raise InvalidInputLine(msg)
         if stream_name not in self.mapper.stream_maps:
-            self._assert_sink_exists(stream_name)
+            self.check_sink_exists(stream_name)
         stream_maps = self.mapper.stream_maps[stream_name]
         for stream_map in stream_maps:
             try:
@@ -199,25 +231,26 @@ class TargetLinkedInCapi(Target):
                 ) from None
             if record is None:
                 continue  # filtered out by a stream map
-            self._assert_sink_exists(stream_map.stream_alias)
+            self.check_sink_exists(stream_map.stream_alias)
             sink: ConversionSink = self.get_sink(stream_map.stream_alias, record=record)  # type: ignore[assignment]
-            context = sink._get_context(record)
+            context = batch_context(sink, record)
             if sink.include_sdc_metadata_properties:
-                sink._add_sdc_metadata_to_record(record, message_dict, context)
+                add_sdc_metadata(sink, record, message_dict, context)
             else:
-                sink._remove_sdc_metadata_from_record(record)
-            self._accept(sink, record, context)
+                strip_sdc_metadata(sink, record)
+            self.accept_record(sink, record, context)
         if (
             len(stream_maps) == 1
             and type(stream_maps[0]) is SameRecordTransform
             and stream_maps[0].stream_alias == stream_name
-            and not self._sinks_active[stream_name].include_sdc_metadata_properties
+            and not self.active_sink(stream_name).include_sdc_metadata_properties
         ):
-            self._plain_sinks[stream_name] = self._sinks_active[stream_name]  # type: ignore[assignment]
+            self.plain_sinks[stream_name] = self.active_sink(stream_name)  # type: ignore[assignment]
 
-    def _accept(self, sink: ConversionSink, record: dict, context: dict | None) -> None:
+    def accept_record(self, sink: ConversionSink, record: dict, context: dict | None) -> None:
+        """Validate, check and buffer one record; drain the sink when its batch is full."""
         if context is None:
-            context = sink._get_context(record)
+            context = batch_context(sink, record)
         problem = sink.validate_record(record)
         if problem is not None:
             sink.reject_invalid(record, problem)
@@ -238,12 +271,12 @@ class TargetLinkedInCapi(Target):
         sink.record_counter_metric.increment()
         if sink.current_size >= sink.max_batch_records:
             self.drain_one(sink)
-            self._emit_ready_states()
+            self.emit_ready_states()
 
     @override
-    def _process_schema_message(self, message_dict: dict) -> None:
-        self._plain_sinks.clear()  # a new schema may bring a new sink or stream map
-        self._assert_line_requires(message_dict, requires={"stream", "schema"})
+    def on_schema_message(self, message_dict: dict) -> None:
+        self.plain_sinks.clear()  # a new schema may bring a new sink or stream map
+        self.check_line_requires(message_dict, requires={"stream", "schema"})
         stream = message_dict["stream"]
         if not isinstance(stream, str):
             raise InvalidInputLine(f"A SCHEMA line's stream is not a string {_NOT_SHOWN}")
@@ -254,7 +287,7 @@ class TargetLinkedInCapi(Target):
             # per run) here, before the SDK builds the sink, so a rule problem is reported
             # as itself and not as a failed sink.
             self.run.rules_for_stream(stream)
-            super()._process_schema_message(message_dict)
+            self.register_schema(message_dict)
         except (MapExpressionError, StreamMapConfigError) as exc:
             raise InputError(
                 f"The stream map for stream '{stream}' cannot be applied to its SCHEMA "
@@ -267,33 +300,34 @@ class TargetLinkedInCapi(Target):
     # -- checkpoints ----------------------------------------------------------------------
 
     @override
-    def _process_state_message(self, message_dict: dict) -> None:
-        previous = self._latest_state
-        super()._process_state_message(message_dict)
-        if self._latest_state is None or self._latest_state == previous:
+    def on_state_message(self, message_dict: dict) -> None:
+        previous = self.latest_state()
+        self.remember_state(message_dict)
+        latest = self.latest_state()
+        if latest is None or latest == previous:
             return
-        self.run.checkpoints.remember(self._latest_state)
+        self.run.checkpoints.remember(latest)
         interval = self.run.settings.state_flush_interval
-        if time.monotonic() - self._last_flush >= interval:
+        if time.monotonic() - self.last_flush_at >= interval:
             # Send what is buffered now, without waiting: the state is written once those
             # batches are delivered, while the target reads on.
-            for sink in self._all_sinks():
+            for sink in self.sinks_in_drain_order():
                 self.drain_one(sink)
-            self._last_flush = time.monotonic()
-        self._emit_ready_states()
+            self.last_flush_at = time.monotonic()
+        self.emit_ready_states()
 
-    def _all_sinks(self) -> list[ConversionSink]:
-        return [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
-
-    def _emit_ready_states(self, *, check_failed: bool = True) -> None:
+    def emit_ready_states(self, *, check_failed: bool = True) -> None:
+        """Write every remembered STATE whose records are all delivered or rejected."""
         if check_failed:
             self.run.dispatcher.raise_if_failed()
-        lowest = self.run.lowest_unresolved_seq([s.lowest_buffered_seq for s in self._all_sinks()])
+        lowest = self.run.lowest_unresolved_seq(
+            [sink.lowest_buffered_seq for sink in self.sinks_in_drain_order()]  # type: ignore[attr-defined]
+        )
         self.run.report.rejected_file.flush()
         self.run.checkpoints.emit_ready(lowest)
 
     @override
-    def _write_state_message(self, state: dict) -> None:
+    def on_drained_state(self, state: dict) -> None:
         # Called by the SDK after a full drain: wait until the drained batches are
         # delivered, so the state never covers an undelivered record.
         if "dispatcher" in self.run.__dict__:
@@ -306,23 +340,24 @@ class TargetLinkedInCapi(Target):
 
     @override
     def process_endofpipe(self) -> None:
-        for sink in self._all_sinks():
+        for sink in self.sinks_in_drain_order():
             self.drain_one(sink)
         if "dispatcher" in self.run.__dict__:
             self.run.dispatcher.wait_all()
-        self._check_rejected_ratio()
+        self.check_rejected_ratio()
         super().process_endofpipe()
-        self._log_summary()
+        self.log_summary()
         self.run.close()
 
-    def _check_rejected_ratio(self) -> None:
+    def check_rejected_ratio(self) -> None:
+        """Withhold the final checkpoint if more records were rejected than allowed."""
         limit = self.run.settings.max_rejected_ratio
         routed = self.run.report.total_routed
         if limit is None or routed == 0:
             return
         share = self.run.report.total_rejected / routed
         if share > limit:
-            self._log_summary()
+            self.log_summary()
             self.run.checkpoints.closed = True  # withhold the final checkpoint
             raise FatalError(
                 f"{share:.1%} of the records were rejected, more than max_rejected_ratio "
@@ -331,7 +366,8 @@ class TargetLinkedInCapi(Target):
                 "and the rejected-records file."
             )
 
-    def _log_summary(self) -> None:
+    def log_summary(self) -> None:
+        """The run's counts per rule, and where the rejected records are listed."""
         lines = self.run.summary()
         if not lines:
             self.logger.info("No records arrived for any conversion rule")
@@ -348,7 +384,7 @@ class TargetLinkedInCapi(Target):
             # Checkpoints already earned (every record before them delivered or rejected)
             # are still written: failed batches stay pinned as unresolved, so none of these
             # can cover them. The next run then re-sends less.
-            self._emit_ready_states(check_failed=False)
+            self.emit_ready_states(check_failed=False)
         self.run.checkpoints.closed = True
         self.logger.error("%s", exc)
         if self.logger.isEnabledFor(logging.DEBUG):
@@ -363,26 +399,17 @@ class TargetLinkedInCapi(Target):
         self.run.close()
 
     # -- CLI ------------------------------------------------------------------------------
+    # The SDK's invoke (copied in sdk_compat) builds the target and listens through these
+    # two; each turns any error into one clear paragraph on stderr and exit code 1, with the
+    # traceback (frames only) at DEBUG.
 
     @classmethod
     @override
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: _ConfigInput | None = None,
-        file_input: IO[str] | None = None,
-    ) -> None:
-        # As the SDK's Target.invoke, plus one thing: any error becomes one clear paragraph
-        # on stderr and exit code 1, with the traceback (frames only) at DEBUG.
-        super(Target, cls).invoke(about=about, about_format=about_format)
-        cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
+    def start_from_cli(
+        cls, config: dict[str, Any], *, parse_env_config: bool
+    ) -> TargetLinkedInCapi:
         try:
-            target = cls(
-                config=config.config, validate_config=True, parse_env_config=config.parse_env
-            )
+            return cls(config=config, validate_config=True, parse_env_config=parse_env_config)
         except ConfigValidationError:
             raise  # the SDK's command reports it (one line per problem) and exits 1
         except FatalError as exc:
@@ -392,38 +419,41 @@ class TargetLinkedInCapi(Target):
             cls.logger.error("%s", _unexpected(exc, "while starting"))
             cls.logger.debug("Where the run stopped:\n%s", safe_traceback(exc))
             sys.exit(1)
+
+    @override
+    def listen_from_cli(self, file_input: IO[str] | None) -> None:
         # Everything built so far (modules, SDK objects, settings) lives for the whole run:
         # keep the cyclic garbage collector from re-scanning it while hundreds of thousands
         # of short-lived event dicts come and go. Measured: about a quarter of the run time.
         gc.freeze()
         try:
-            target.listen(file_input)
+            self.listen(file_input)
         except FatalError as exc:
-            target.fail(exc)
+            self.fail(exc)
             sys.exit(1)
         except (InvalidInputLine, RecordsWithoutSchemaException) as exc:
             # The tap's output is broken: say so plainly. These messages are the target's
             # own or the SDK's that name only the stream (see QuietMsgSpecReader).
             error = InputError(f"The input cannot be processed: {exc}")
             error.__cause__ = exc
-            target.fail(error)
+            self.fail(error)
             sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - reported as one paragraph, exit 1
             # Anything else: its message may quote record values, so only its type and
             # where it happened are shown.
-            target.fail(_unexpected(exc, _where(exc)))
+            self.fail(_unexpected(exc, _where(exc)))
             sys.exit(1)
 
 
 def _locate(exc: BaseException, stream: object) -> None:
     """Remember which stream an error arose on, for the one-paragraph report."""
-    if isinstance(stream, str) and not hasattr(exc, "_capi_stream"):
+    if isinstance(stream, str) and not hasattr(exc, "capi_stream"):
         with contextlib.suppress(AttributeError, TypeError):
-            exc._capi_stream = stream  # type: ignore[attr-defined]
+            exc.capi_stream = stream  # type: ignore[attr-defined]
 
 
 def _where(exc: BaseException) -> str:
-    stream = getattr(exc, "_capi_stream", None)
+    stream = getattr(exc, "capi_stream", None)
     return f"while processing stream '{stream}'" if stream else "while processing the input"
 
 
