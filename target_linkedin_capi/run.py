@@ -19,6 +19,7 @@ from target_linkedin_capi.delivery.dispatcher import Dispatcher
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
+from target_linkedin_capi.linkedin.transport import HttpTransport, RecordingTransport
 from target_linkedin_capi.plan.reconcile import ResolvedRule, RuleManager
 from target_linkedin_capi.report.run_report import JsonLines, RunReport
 
@@ -52,7 +53,7 @@ class Run:
             session=session,
             timeout=(s.connect_timeout, s.read_timeout),
         )
-        return LinkedInClient(
+        http = HttpTransport(
             api_base_url=s.api_base_url,
             api_version=s.api_version,
             tokens=tokens,
@@ -63,25 +64,20 @@ class Run:
             retry_max_wait_seconds=s.retry_max_wait_seconds,
             rate_limit_per_minute=s.rate_limit_per_minute,
         )
+        # The one place a dry run differs: writes are recorded instead of sent.
+        if s.dry_run:
+            return LinkedInClient(RecordingTransport(http, self.dry_run_output))
+        return LinkedInClient(http)
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
         s = self.settings
-        if s.dry_run:
-            return Dispatcher(
-                client=None,
-                report=self.report,
-                batch_size=s.batch_size,
-                max_inflight=1,
-                dry_run_output=self.dry_run_output,
-                dry_run_url=self.client.url("/conversionEvents"),
-                dry_run_headers=self.client.headers("BATCH_CREATE"),
-            )
         return Dispatcher(
             client=self.client,
             report=self.report,
             batch_size=s.batch_size,
-            max_inflight=s.max_inflight_batches,
+            # One at a time when recording, so the dry-run file lists batches in order.
+            max_inflight=1 if s.dry_run else s.max_inflight_batches,
         )
 
     def secrets(self) -> set[str]:
@@ -94,11 +90,7 @@ class Run:
         """Every configured rule, verified/created/reconciled/linked once per run."""
         with self._rules_lock:
             if self._rules_ready is None:
-                manager = RuleManager(
-                    self.client,
-                    dry_run=self.settings.dry_run,
-                    dry_run_output=self.dry_run_output,
-                )
+                manager = RuleManager(self.client)
                 self._rules_ready = manager.ensure_all(self.settings.rules)
                 if self.settings.dry_run:
                     for rule in self._rules_ready:

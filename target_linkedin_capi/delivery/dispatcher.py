@@ -16,20 +16,26 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-import msgspec
+from typing import Any, Protocol
 
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.linkedin.client import LinkedInClient, RejectedBatch
+from target_linkedin_capi.linkedin import advice
+from target_linkedin_capi.linkedin.errors import BatchRefusedError
 from target_linkedin_capi.report.redaction import redact_linkedin_message
-from target_linkedin_capi.report.run_report import JsonLines, RunReport
+from target_linkedin_capi.report.run_report import RunReport
 
 logger = logging.getLogger(__name__)
 
-# LinkedIn's answers that concern the rule, not the events (reference §1.5 and §10).
-_RULE_LEVEL = ("marked as deleted", "method should be CONVERSIONS_API")
-_SYSTEMIC_AFTER = 20
+# Single events refused without an index in a row before the refusal counts as systemic.
+SYSTEMIC_AFTER = 20
+
+
+class EventsClient(Protocol):
+    """What delivery needs of linkedin/client.py's LinkedInClient."""
+
+    def batch_create_events(self, body: bytes, count: int) -> None: ...
+
+    def abort(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -57,20 +63,14 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        client: LinkedInClient | None,
+        client: EventsClient,
         report: RunReport,
         batch_size: int,
         max_inflight: int,
-        dry_run_output: JsonLines | None = None,
-        dry_run_url: str = "",
-        dry_run_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.report = report
         self.batch_size = batch_size
-        self.dry_run_output = dry_run_output
-        self.dry_run_url = dry_run_url
-        self.dry_run_headers = dict(dry_run_headers or {})  # never holds Authorization
         self._pool = ThreadPoolExecutor(max_workers=max_inflight, thread_name_prefix="deliver")
         self._slots = threading.BoundedSemaphore(max_inflight)
         self._lock = threading.Condition()
@@ -136,8 +136,7 @@ class Dispatcher:
             with self._lock:
                 if self._error is None:
                     self._error = exc
-            if self.client is not None:
-                self.client.aborted.set()
+            self.client.abort()
         finally:
             self._finish(number, resolved=delivered)
 
@@ -158,37 +157,25 @@ class Dispatcher:
                 return
             chunk = pending.pop()
             body = b'{"elements":[' + b",".join(item.body for item in chunk) + b"]}"
-            if self.client is None:  # dry run
-                self._record_dry_run(body)
-                self._accepted(chunk)
-                continue
             try:
-                self.client.send_events(body, len(chunk))
-            except RejectedBatch as refused:
+                self.client.batch_create_events(body, len(chunk))
+            except BatchRefusedError as refused:
                 pending.extend(self._after_refusal(chunk, refused))
                 continue
             self._accepted(chunk)
 
-    def _after_refusal(self, chunk: Sequence[Item], refused: RejectedBatch) -> list[Sequence[Item]]:
-        rule_problem = next((p for p in _RULE_LEVEL if p in refused.answer.message), None)
-        if rule_problem is not None:
-            # About the rule, not the events (it was disabled, or is not a Conversions API
-            # rule, since startup): rejecting every event would lose them all.
-            raise FatalError(
-                f"LinkedIn refused events because of their conversion rule: "
-                f"{refused.answer.describe()}. The rule changed after the target checked it "
-                "at startup; enable it or point the target at a Conversions API rule, then run "
-                "again (nothing after the last checkpoint was marked as delivered)."
-            )
+    def _after_refusal(
+        self, chunk: Sequence[Item], refused: BatchRefusedError
+    ) -> list[Sequence[Item]]:
+        if refused.rule_level:
+            raise FatalError(advice.rule_refused_events(refused))
         if len(chunk) == 1 and not refused.failures:
             self._singles_refused_without_index += 1
-            if self._singles_refused_without_index >= _SYSTEMIC_AFTER:
+            if self._singles_refused_without_index >= SYSTEMIC_AFTER:
                 raise FatalError(
-                    f"LinkedIn refused {self._singles_refused_without_index} events one by one "
-                    f"with the same kind of answer and no element named ({refused.answer.describe()}); "
-                    "that is not a problem of single events. Stopping instead of rejecting them all."
+                    advice.systemic_refusals(self._singles_refused_without_index, refused)
                 )
-        status = refused.answer.status
+        status = refused.http_status
         reason = "linkedin_invalid_event" if status == 422 else "linkedin_rejected_event"
         if refused.failures:
             for index, message in refused.failures.items():
@@ -201,7 +188,7 @@ class Dispatcher:
             )  # fmt: skip
             return [rest] if rest else []
         if len(chunk) == 1:
-            self._reject(chunk[0], reason, refused.answer.message)
+            self._reject(chunk[0], reason, refused.message)
             return []
         half = len(chunk) // 2
         logger.warning(
@@ -225,18 +212,4 @@ class Dispatcher:
             key=item.key,  # raw: the report writes it as the rejected-file settings say
             event_id=item.event_id,
             source="linkedin",
-        )
-
-    def _record_dry_run(self, body: bytes) -> None:
-        # The request as LinkedIn would get it: names and IPv4 addresses in clear, emails
-        # hashed, never the Authorization header. The file is private (see report/files.py).
-        if self.dry_run_output is None:
-            return
-        self.dry_run_output.write(
-            {
-                "method": "POST",
-                "url": self.dry_run_url,
-                "headers": self.dry_run_headers,
-                "body": msgspec.json.decode(body),
-            }
         )

@@ -20,6 +20,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from urllib3.util import parse_url
 
 from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.linkedin.advice import REAUTH_ADVICE
 from target_linkedin_capi.report.redaction import redact_linkedin_message
 
 logger = logging.getLogger(__name__)
@@ -62,13 +63,6 @@ class _TransientRefresh(Exception):
     """The OAuth endpoint answered 429 or 5xx: worth another try."""
 
 
-REAUTH_ADVICE = (
-    "Get a new token: either an OAuth token with the scopes rw_conversions and r_ads (set "
-    "access_token, or refresh_token + client_id + client_secret), or a Direct API token from "
-    "Campaign Manager (Signals Manager > Direct API > Generate access token)."
-)
-
-
 class TokenManager:
     """Hands out the current access token; refreshes it at most once per stale token."""
 
@@ -104,6 +98,21 @@ class TokenManager:
     @property
     def can_refresh(self) -> bool:
         return bool(self._refresh_token and self._client_id and self._client_secret)
+
+    @property
+    def introspect_url(self) -> str:
+        """LinkedIn's introspection endpoint, next to the token endpoint."""
+        return self._url.rsplit("/", 1)[0] + "/introspectToken"
+
+    def introspection_form(self) -> dict[str, str] | None:
+        """The form that asks LinkedIn about the current token; None without app credentials."""
+        if not (self._client_id and self._client_secret):
+            return None
+        return {
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "token": self.token(),
+        }
 
     def token(self) -> str:
         """The current access token, refreshing first when only refresh credentials exist."""

@@ -1,418 +1,357 @@
-"""The HTTP side of LinkedIn: one session, headers, auth, retries, rate limit, error classes.
+"""LinkedIn's REST API as the operations this target uses, with typed answers.
 
-Every answer is classified here, once:
-- success -> returned;
-- transient (429, 5xx, connection reset/refused, timeout) -> retried with exponential
-  backoff and jitter, honouring Retry-After, within `retry_max_attempts` and
-  `retry_max_wait_seconds`;
-- 401 expired/invalid -> one token refresh, then one more try;
-- fatal (401 revoked or not refreshable, 403, 426, other 4xx outside the event endpoint) ->
-  `FatalError` with a message that says what to fix;
-- 400/422 on `conversionEvents` -> `RejectedBatch`, naming the failing elements when
-  LinkedIn does, so the caller can drop exactly those and resend the rest.
+Named after the Rest.li methods they are (as LinkedIn's linkedin-api-python-client names
+its operations): GET a rule, FINDER over rules, CREATE, PARTIAL_UPDATE, an UPDATE (PUT)
+that links a campaign, BATCH_CREATE of events, and the lookups an operator needs.
+
+This is also the one boundary between LinkedIn's errors and the target's: an operation
+lets through only the `LinkedInError`s its caller handles (a refused batch of events; a
+failed rule creation worth checking on) and turns every other into a `FatalError` whose
+text (from advice.py) says what to fix. See `_boundary`.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import re
-import threading
-import time
-from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    stop_when_event_set,
-)
 
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.linkedin.auth import REAUTH_ADVICE, TokenManager, host_of
-from target_linkedin_capi.report.redaction import redact_linkedin_message
+from target_linkedin_capi.linkedin import advice, restli, vocabulary
+from target_linkedin_capi.linkedin.auth import TokenManager, host_of
+from target_linkedin_capi.linkedin.errors import BatchRefusedError, LinkedInError, NotFoundError
+from target_linkedin_capi.linkedin.models import (
+    RULE_FIELDS,
+    AccountUser,
+    AdAccount,
+    Campaign,
+    ConversionRule,
+    RuleDraft,
+    TokenInfo,
+)
+from target_linkedin_capi.linkedin.restli import RestliMethod
+from target_linkedin_capi.linkedin.transport import (
+    HttpTransport,
+    RecordingTransport,
+    Request,
+    Transport,
+    should_retry,
+)
 
-logger = logging.getLogger(__name__)
-
-_MAX_MESSAGE = 300
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-REFRESHABLE_CODES = frozenset({"INVALID_ACCESS_TOKEN", "EXPIRED_ACCESS_TOKEN"})
-_INDEX_LINE = re.compile(r"Index:\s*(\d+),\s*")
-_INDICES = re.compile(r"indices\s*\[([\d,\s]*)\]")
-# What may be shown of LinkedIn's `code` and `x-li-uuid` as they are: anything else is text.
-_CODE = re.compile(r"^[A-Z0-9_]{1,64}$")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9+/=_.-]{1,128}$")
-
-
-@dataclass(frozen=True)
-class ApiAnswer:
-    """A parsed LinkedIn error answer."""
-
-    status: int
-    code: str | None
-    message: str
-    request_id: str | None
-
-    @classmethod
-    def of(cls, response: requests.Response) -> ApiAnswer:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        return cls(
-            status=response.status_code,
-            code=str(body["code"]) if body.get("code") else None,
-            # Redacted from the start: the message reaches logs, errors and the rejected
-            # file by several ways (describe(), failure reasons).
-            message=redact_linkedin_message(
-                str(body.get("message") or response.reason or "")
-            ).strip(),
-            request_id=response.headers.get("x-li-uuid"),
-        )
-
-    def describe(self) -> str:
-        """The answer for logs, errors and files: LinkedIn echoes submitted values (emails,
-        names, IPs) in its messages, so they are masked here, the one way out."""
-        code = ""
-        if self.code:
-            code = f" {self.code}" if _CODE.match(self.code) else " <redacted>"
-        rid = ""
-        if self.request_id and _REQUEST_ID.match(self.request_id):
-            rid = f" (x-li-uuid {self.request_id})"
-        message = redact_linkedin_message(self.message)
-        if len(message) > _MAX_MESSAGE:  # e.g. "indices [0, 1, ... 4999]"
-            message = message[:_MAX_MESSAGE] + f"... ({len(message)} characters)"
-        return f"HTTP {self.status}{code}: {message}{rid}"
+FINDER_PAGE_SIZE = 100
+# Explains an error for one operation; given the text advice.py has for any call (or None).
+Explain = Callable[[LinkedInError, "str | None"], str]
 
 
-class ApiError(Exception):
-    """A 4xx answer the caller has to interpret (e.g. 404 for a rule lookup)."""
-
-    def __init__(self, answer: ApiAnswer) -> None:
-        super().__init__(answer.describe())
-        self.answer = answer
-
-
-class RejectedBatch(Exception):
-    """LinkedIn refused a batch of events (all-or-nothing) with a 400 or 422."""
-
-    def __init__(self, answer: ApiAnswer, failures: dict[int, str] | None) -> None:
-        super().__init__(answer.describe())
-        self.answer = answer
-        # element index -> LinkedIn's reason; None when LinkedIn named no element.
-        self.failures = failures
-
-
-class TransientError(Exception):
-    """An answer worth retrying (429, 5xx)."""
-
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
-
-
-def parse_failures(message: str, count: int) -> dict[int, str] | None:
-    """Element index -> reason from LinkedIn's batch error text; None if it names none.
-
-    422: `Index: N, ERROR :: /path :: reason` (later lines without `Index:` belong to the
-    same element); 400: `... indices [i, j] (0-indexed)`. Message text is not a stable
-    contract, so indices out of range mean "unknown" rather than a guess.
-    """
-    failures: dict[int, str] = {}
-    current: int | None = None
-    if "Index:" in message:
-        for line in message.splitlines():
-            match = _INDEX_LINE.search(line)
-            if match:
-                current = int(match.group(1))
-                line = line[match.end() :]
-            if current is not None and line.strip():
-                reason = line.strip()
-                failures[current] = (
-                    f"{failures[current]}; {reason}" if current in failures else reason
-                )
-    else:
-        match = _INDICES.search(message)
-        if match:
-            reason = message[: match.start()].rstrip(" ,.") or message
-            for part in match.group(1).split(","):
-                if part.strip():
-                    failures[int(part)] = reason
-    if not failures or any(index < 0 or index >= count for index in failures):
-        return None
-    return failures
-
-
-class RateLimiter:
-    """At most `per_minute` requests in any 60-second window, shared by all threads."""
-
-    def __init__(self, per_minute: int, window: float = 60.0) -> None:
-        self._limit = per_minute
-        self._window = window
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                while self._sent and now - self._sent[0] >= self._window:
-                    self._sent.popleft()
-                if len(self._sent) < self._limit:
-                    self._sent.append(now)
-                    return
-                wait = self._window - (now - self._sent[0])
-            logger.info("Client-side rate limit reached; waiting %.1f s", wait)
-            time.sleep(wait)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date; rare enough to fall back to backoff
+def _as_is(error: LinkedInError, generic: str | None) -> str:
+    return generic or f"LinkedIn refused {error.what}: {error.describe()}"
 
 
 class LinkedInClient:
-    """Thread-safe LinkedIn REST client for the calls this target makes."""
+    """Thread-safe client for the calls this target makes."""
 
-    def __init__(
-        self,
-        *,
-        api_base_url: str,
-        api_version: str,
-        tokens: TokenManager,
-        session: requests.Session,
-        connect_timeout: float,
-        read_timeout: float,
-        retry_max_attempts: int,
-        retry_max_wait_seconds: float,
-        rate_limit_per_minute: int,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
-    ) -> None:
-        self.base_url = api_base_url.rstrip("/")
-        self.api_version = api_version
-        self.tokens = tokens
-        self.session = session
-        self.timeout = (connect_timeout, read_timeout)
-        self.retry_max_attempts = retry_max_attempts
-        self.retry_max_wait = retry_max_wait_seconds
-        self.limiter = RateLimiter(rate_limit_per_minute)
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        # Set when the run has failed: retry loops in other threads give up at once.
-        self.aborted = threading.Event()
+    def __init__(self, transport: Transport | None = None, **http_settings: Any) -> None:
+        # Either a transport, or HttpTransport's settings (as tests and scripts pass them).
+        self.transport: Transport = transport or HttpTransport(**http_settings)
+        inner = self.transport
+        self.http: HttpTransport = inner.inner if isinstance(inner, RecordingTransport) else inner
 
-    @staticmethod
-    def new_session(pool_size: int) -> requests.Session:
-        """One session for the run: keep-alive connections, no hidden retries."""
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 2), max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
+    new_session = staticmethod(HttpTransport.new_session)
 
-    def headers(self, restli_method: str | None = None) -> dict[str, str]:
-        """The headers every REST call carries (without Authorization)."""
-        headers = {
-            "LinkedIn-Version": self.api_version,
-            "X-Restli-Protocol-Version": "2.0.0",
-            "Content-Type": "application/json",
-        }
-        if restli_method:
-            headers["X-RestLi-Method"] = restli_method
-        return headers
+    @property
+    def session(self) -> requests.Session:
+        return self.http.session
 
-    def url(self, path: str, query: str | None = None) -> str:
-        return f"{self.base_url}{path}" + (f"?{query}" if query else "")
+    @property
+    def tokens(self) -> TokenManager:
+        return self.http.tokens
 
-    # -- the one way requests are made ------------------------------------------------------
+    @property
+    def aborted(self) -> Any:
+        return self.http.aborted
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: str | None = None,
-        body: bytes | None = None,
-        restli_method: str | None = None,
-        what: str,
-        attempts: int | None = None,
-    ) -> requests.Response:
-        """Send with retries; returns a 2xx response or raises ApiError/FatalError.
+    @aborted.setter
+    def aborted(self, event: Any) -> None:
+        self.http.aborted = event
 
-        `attempts=1` is for calls that are not idempotent (rule creation): the caller checks
-        what happened before trying again.
-        """
-        max_attempts = attempts or self.retry_max_attempts
-        url = self.url(path, query)
-        headers = self.headers(restli_method)
+    def abort(self) -> None:
+        """The run failed: retry waits in other threads end now."""
+        self.http.aborted.set()
 
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            backoff = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
-            delay = random.uniform(0, backoff)  # full jitter
-            if isinstance(exc, TransientError) and exc.retry_after is not None:
-                delay = max(delay, exc.retry_after)
-            spent = state.seconds_since_start or 0.0
-            return max(0.0, min(delay, self.retry_max_wait - spent))
+    def told(self, done: str, planned: str) -> str:
+        """`done` when writes are sent, `planned` when the transport only records them."""
+        return planned if self.transport.records_writes else done
 
-        def log_retry(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            cause = f"HTTP {exc.status}" if isinstance(exc, TransientError) else type(exc).__name__
-            sleep = state.next_action.sleep if state.next_action else 0.0
-            logger.warning(
-                "LinkedIn %s: %s; retrying (attempt %d of %d) in %.1f s",
-                what,
-                cause,
-                state.attempt_number + 1,
-                max_attempts,
-                sleep,
-            )
+    # -- conversion rules -----------------------------------------------------------------
 
-        retrying = Retrying(
-            retry=retry_if_exception_type(
-                (TransientError, requests.ConnectionError, requests.Timeout)
-            ),
-            stop=stop_after_attempt(max_attempts)
-            | stop_after_delay(self.retry_max_wait)
-            | stop_when_event_set(self.aborted),
-            wait=wait,
-            before_sleep=log_retry,
-            sleep=self.aborted.wait,  # an abort cuts the wait short
-            reraise=True,
-        )
-        try:
-            return retrying(self._attempt, method, url, headers, body, what)
-        except TransientError as exc:
-            if attempts == 1:
-                raise
-            raise FatalError(
-                f"LinkedIn {what} still failed with HTTP {exc.status} after "
-                f"{self.retry_max_attempts} attempts or {self.retry_max_wait:.0f} s of "
-                "retries. LinkedIn may be throttling this token (600 requests per minute, "
-                "a daily cap that resets at 00:00 UTC) or having an outage; run again later. "
-                "Nothing after the last checkpoint was marked as delivered."
-            ) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            if attempts == 1:
-                raise
-            raise FatalError(
-                f"LinkedIn {what} could not be completed: {type(exc).__name__} after "
-                f"{self.retry_max_attempts} attempts or {self.retry_max_wait:.0f} s of "
-                f"retries (api_base_url {self.base_url}). Check the network and run again; "
-                "nothing after the last checkpoint was marked as delivered."
-            ) from None
-        except (requests.RequestException, UnicodeError) as exc:
-            # Reported by type only: requests quotes header values in its messages
-            # (InvalidHeader shows 'Bearer <token>'), and other texts quote the URL.
-            raise FatalError(
-                f"LinkedIn {what} could not be sent: {type(exc).__name__} (details withheld: "
-                "they may quote the request and its token). Check access_token (no line "
-                "breaks or spaces) and api_base_url; nothing after the last checkpoint was "
-                "marked as delivered."
-            ) from None
+    def get_rule(self, account_id: str, rule_id: str) -> ConversionRule:
+        def explain(error: LinkedInError, generic: str | None) -> str:
+            if isinstance(error, NotFoundError):
+                return advice.rule_missing(rule_id, account_id, error)
+            if generic is None:
+                return advice.rule_call_failed(
+                    f"look up conversion rule {rule_id}", account_id, error
+                )
+            return advice.while_checking(f"conversion rule {rule_id}", account_id, generic)
 
-    def _attempt(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, what: str
-    ) -> requests.Response:
-        refreshed = False
+        with self._boundary(explain):
+            data = self._send(
+                Request(
+                    RestliMethod.GET,
+                    f"/conversions/{rule_id}",
+                    f"lookup of conversion rule {rule_id}",
+                    query=_account_query(account_id),
+                )
+            ).json()
+        rule = ConversionRule.from_json(data)
+        if rule is None:  # an answer without its own id: the one asked for
+            rule = ConversionRule.from_json({**_dict(data), "id": rule_id})
+        assert rule is not None
+        return rule
+
+    def find_rules(self, account_id: str) -> Iterator[ConversionRule]:
+        """Every rule of the account, page by page (LinkedIn sends `paging.total` -1)."""
+
+        def explain(error: LinkedInError, generic: str | None) -> str:
+            if generic is None:
+                return advice.rule_call_failed("search the conversion rules", account_id, error)
+            return advice.while_checking("the conversion rules", account_id, generic)
+
+        start = 0
         while True:
-            token = self.tokens.token()
-            self.limiter.acquire()
-            response = self.session.request(
-                method,
-                url,
-                data=body,
-                headers={**headers, "Authorization": f"Bearer {token}"},
-                timeout=self.timeout,
-                # LinkedIn's REST API does not redirect; following one would take the token
-                # and the events to a URL that the https/loopback check never saw.
-                allow_redirects=False,
+            with self._boundary(explain):
+                page = _dict(
+                    self._send(
+                        Request(
+                            RestliMethod.FINDER,
+                            "/conversions",
+                            f"search of the conversion rules of ad account {account_id}",
+                            query="q=account&"
+                            + restli.query(
+                                {
+                                    "account": vocabulary.account_urn(account_id),
+                                    "start": start,
+                                    "count": FINDER_PAGE_SIZE,
+                                }
+                            ),
+                        )
+                    ).json()
+                )
+            elements = page.get("elements")
+            elements = elements if isinstance(elements, list) else []
+            for element in elements:
+                rule = ConversionRule.from_json(element)
+                if rule is not None:
+                    yield rule
+            total = _dict(page.get("paging")).get("total", -1)
+            start += len(elements)
+            if not elements or (isinstance(total, int) and 0 <= total <= start):
+                return
+
+    def create_rule(self, draft: RuleDraft) -> str:
+        """CREATE a rule; its id. Sent once: a lost answer may still have created it, so a
+        retryable failure is raised for the caller to look before trying again."""
+
+        def explain(error: LinkedInError, generic: str | None) -> str:
+            if generic is None:
+                return advice.rule_call_failed(
+                    f"create conversion rule '{draft.name}'", draft.account_id, error
+                )
+            return generic
+
+        with self._boundary(explain, passes=should_retry):
+            answer = self._send(
+                Request(
+                    RestliMethod.CREATE,
+                    "/conversions",
+                    f"creation of conversion rule '{draft.name}'",
+                    body=json.dumps(draft.to_json()).encode(),
+                    attempts=1,
+                )
             )
-            status = response.status_code
-            if 300 <= status < 400:
-                raise FatalError(
-                    f"LinkedIn {what} answered with a redirect (HTTP {status}) from the host "
-                    f"of api_base_url ({host_of(self.base_url)}). LinkedIn does not redirect "
-                    "these calls, so the target did not follow it and the token was sent "
-                    "nowhere else. Set api_base_url to LinkedIn's REST base "
-                    "(https://api.linkedin.com/rest)."
-                )
-            if status < 400:
-                return response
-            if status in RETRY_STATUSES:
-                raise TransientError(status, _retry_after(response))
-            answer = ApiAnswer.of(response)
-            if status == 401:
-                if answer.code in REFRESHABLE_CODES and not refreshed and self.tokens.can_refresh:
-                    logger.info("LinkedIn says the access token is %s", answer.code)
-                    self.tokens.refresh(token)
-                    refreshed = True
-                    continue
-                raise FatalError(self._auth_message(answer, refreshed))
-            if status == 426:
-                raise FatalError(
-                    f"LinkedIn no longer serves API version {self.api_version} "
-                    f"({answer.describe()}). Set api_version to a currently active version "
-                    "(LinkedIn supports each monthly version for about a year; see "
-                    "https://learn.microsoft.com/en-us/linkedin/marketing/versioning)."
-                )
-            if status == 403:
-                raise FatalError(
-                    f"LinkedIn refused {what}: {answer.describe()}. Likely causes: the "
-                    "authorising member lacks a role on the ad account (ACCOUNT_BILLING_ADMIN, "
-                    "ACCOUNT_MANAGER, CAMPAIGN_MANAGER or CREATIVE_MANAGER; VIEWER is not "
-                    "enough); the token lacks the scopes rw_conversions and r_ads; or the "
-                    "conversion rule id is wrong (LinkedIn answers an unknown rule with "
-                    "'No ad accounts found')."
-                )
-            raise ApiError(answer)
+        created = _dict(answer.json()).get("id") or answer.headers.get(restli.CREATED_ID_HEADER)
+        if not created:
+            raise FatalError(advice.rule_created_without_id(draft.name))
+        return str(created)
 
-    @staticmethod
-    def _auth_message(answer: ApiAnswer, refreshed: bool) -> str:
-        if answer.code == "REVOKED_ACCESS_TOKEN":
-            lead = "LinkedIn says the access token was revoked"
-        elif refreshed:
-            lead = "LinkedIn refused the freshly refreshed access token"
-        else:
-            lead = "LinkedIn refused the access token"
-        return f"{lead} ({answer.describe()}). {REAUTH_ADVICE}"
+    def partial_update_rule(
+        self, rule_id: str, account_id: str, changes: Mapping[str, object]
+    ) -> None:
+        """Set `changes` (ConversionRule attribute -> value) and leave the rest alone."""
 
-    # -- endpoints --------------------------------------------------------------------------
+        def explain(error: LinkedInError, generic: str | None) -> str:
+            if generic is None:
+                return advice.rule_call_failed(
+                    f"update conversion rule {rule_id}", account_id, error
+                )
+            return generic
 
-    def send_events(self, body: bytes, count: int) -> None:
-        """BATCH_CREATE `count` events (body already serialised); raises RejectedBatch."""
+        fields = {RULE_FIELDS[name]: value for name, value in changes.items()}
+        with self._boundary(explain):
+            self._send(
+                Request(
+                    RestliMethod.PARTIAL_UPDATE,
+                    f"/conversions/{rule_id}",
+                    f"update of conversion rule {rule_id}",
+                    query=_account_query(account_id),
+                    body=json.dumps(restli.partial_update_body(fields)).encode(),
+                )
+            )
+
+    def link_campaign(self, campaign_id: str, rule_urn: str, *, account_id: str = "?") -> None:
+        """Associate a campaign with a rule (an UPDATE of the association entity)."""
+        rule_id = vocabulary.rule_id(rule_urn) or rule_urn
+
+        def explain(error: LinkedInError, generic: str | None) -> str:
+            answer = error.describe() if generic is None else generic
+            return advice.link_failed(campaign_id, rule_id, account_id, answer)
+
+        campaign_urn = vocabulary.campaign_urn(campaign_id)
+        key = restli.encode_key({"campaign": campaign_urn, "conversion": rule_urn})
+        with self._boundary(explain):
+            self._send(
+                Request(
+                    RestliMethod.UPDATE,
+                    f"/campaignConversions/{key}",
+                    f"link of campaign {campaign_id} to conversion rule {rule_id}",
+                    body=json.dumps({"campaign": campaign_urn, "conversion": rule_urn}).encode(),
+                )
+            )
+
+    # -- events ---------------------------------------------------------------------------
+
+    def batch_create_events(self, body: bytes, count: int) -> None:
+        """BATCH_CREATE `count` events, already encoded as `{"elements":[...]}` (the typed
+        layer never touches single events). Raises BatchRefusedError for refused elements."""
+
+        def explain(error: LinkedInError, generic: str | None) -> str:
+            return generic or advice.events_refused(error)
+
+        with self._boundary(explain, passes=lambda e: isinstance(e, BatchRefusedError)):
+            self._send(
+                Request(
+                    RestliMethod.BATCH_CREATE,
+                    "/conversionEvents",
+                    f"batch of {count} conversion events",
+                    body=body,
+                    batch_count=count,
+                )
+            )
+
+    # -- lookups (operator commands) ------------------------------------------------------
+
+    def find_ad_account_users(self) -> Iterator[AccountUser]:
+        """The ad accounts the token's member has a role on, with the role."""
+        start = 0
+        while True:
+            with self._boundary(_as_is):
+                page = _dict(
+                    self._send(
+                        Request(
+                            RestliMethod.FINDER,
+                            "/adAccountUsers",
+                            "lookup of the token's ad accounts",
+                            query=f"q=authenticatedUser&start={start}&count={FINDER_PAGE_SIZE}",
+                        )
+                    ).json()
+                )
+            elements = page.get("elements")
+            elements = elements if isinstance(elements, list) else []
+            for element in elements:
+                user = AccountUser.from_json(element)
+                if user is not None:
+                    yield user
+            start += len(elements)
+            total = _dict(page.get("paging")).get("total", -1)
+            if not elements or not isinstance(total, int) or total < 0 or total <= start:
+                return
+
+    def get_ad_account(self, account_id: str) -> AdAccount | None:
+        with self._boundary(_as_is):
+            data = self._send(
+                Request(
+                    RestliMethod.GET,
+                    f"/adAccounts/{account_id}",
+                    f"lookup of ad account {account_id}",
+                )
+            ).json()
+        return AdAccount.from_json(data)
+
+    def find_campaigns(self, account_id: str) -> Iterator[Campaign]:
+        """The account's campaigns (search finder, cursor paging since version 202401)."""
+        token: str | None = None
+        while True:
+            query = "q=search&pageSize=" + str(FINDER_PAGE_SIZE)
+            if token:
+                query += "&pageToken=" + restli.encode_value(token)
+            with self._boundary(_as_is):
+                page = _dict(
+                    self._send(
+                        Request(
+                            RestliMethod.FINDER,
+                            f"/adAccounts/{account_id}/adCampaigns",
+                            f"search of the campaigns of ad account {account_id}",
+                            query=query,
+                        )
+                    ).json()
+                )
+            elements = page.get("elements")
+            for element in elements if isinstance(elements, list) else []:
+                campaign = Campaign.from_json(element)
+                if campaign is not None:
+                    yield campaign
+            next_token = _dict(page.get("metadata")).get("nextPageToken")
+            if not isinstance(next_token, str) or not next_token or next_token == token:
+                return
+            token = next_token
+
+    def introspect_token(self) -> TokenInfo:
+        """What LinkedIn knows of the access token (needs client_id and client_secret)."""
+        form = self.tokens.introspection_form()
+        if form is None:
+            raise FatalError(advice.INTROSPECTION_NEEDS_CLIENT)
+        with self._boundary(_as_is):
+            data = self._send(
+                Request(
+                    RestliMethod.ACTION,
+                    "",
+                    "token introspection",
+                    url=self.tokens.introspect_url,
+                    form=form,
+                )
+            ).json()
+        return TokenInfo.from_json(data)
+
+    # -- the boundary ---------------------------------------------------------------------
+
+    def _send(self, request: Request) -> Any:
+        return self.transport.send(request)
+
+    @contextmanager
+    def _boundary(
+        self,
+        explain: Explain,
+        passes: Callable[[LinkedInError], bool] = lambda error: False,
+    ) -> Iterator[None]:
+        """LinkedInError -> FatalError with what to do, except the errors `passes` lets
+        through for the caller to handle. The one place this conversion happens."""
         try:
-            self.call(
-                "POST",
-                "/conversionEvents",
-                body=body,
-                restli_method="BATCH_CREATE",
-                what=f"batch of {count} conversion events",
+            yield
+        except LinkedInError as error:
+            if passes(error):
+                raise
+            generic = advice.for_error(
+                error, base_url=self.http.base_url, host=host_of(self.http.base_url)
             )
-        except ApiError as exc:
-            # Gateway answers carry a `code` (e.g. VERSION_MISSING); element-level
-            # validation answers carry only a message and a status.
-            if exc.answer.status in (400, 422) and not exc.answer.code:
-                raise RejectedBatch(exc.answer, parse_failures(exc.answer.message, count)) from None
-            raise FatalError(
-                f"LinkedIn refused a batch of events: {exc.answer.describe()}"
-            ) from None
+            raise FatalError(explain(error, generic)) from None
 
-    def get_json(self, path: str, query: str | None = None, *, what: str) -> Any:
-        return self.call("GET", path, query=query, what=what).json()
+
+def _account_query(account_id: str) -> str:
+    return restli.query({"account": vocabulary.account_urn(account_id)})
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -12,19 +12,17 @@ import pytest
 import requests
 
 from target_linkedin_capi.errors import FatalError
-from target_linkedin_capi.linkedin.client import (
-    ApiError,
-    LinkedInClient,
-    RateLimiter,
-    RejectedBatch,
-    parse_failures,
-)
+from target_linkedin_capi.linkedin.client import LinkedInClient
+from target_linkedin_capi.linkedin.errors import BatchRefusedError, LinkedInError, parse_failures
+from target_linkedin_capi.linkedin.restli import RestliMethod
+from target_linkedin_capi.linkedin.transport import RateLimiter, Request
 
 # Same values as tests/conftest.py.
 API_BASE = "https://api.linkedin.test/rest"
 EVENTS_URL = f"{API_BASE}/conversionEvents"
 OAUTH_URL = "https://www.linkedin.test/oauth/v2/accessToken"
 TOKEN = "tok-SECRET-abc123"
+ACCOUNT_QUERY = "account=urn%3Ali%3AsponsoredAccount%3A123"
 
 MakeClient = Callable[..., LinkedInClient]
 PAYLOAD_MARKER = "payload-marker-4f2a"
@@ -55,7 +53,7 @@ def oauth_form(request: Any) -> dict[str, list[str]]:
 
 def test_batch_create_request(client: LinkedInClient, requests_mock: Any) -> None:
     requests_mock.post(EVENTS_URL, **OK)
-    client.send_events(BODY, len(EVENTS))
+    client.batch_create_events(BODY, len(EVENTS))
     (request,) = requests_mock.request_history
     assert request.method == "POST"
     assert request.url == EVENTS_URL
@@ -71,14 +69,14 @@ def test_batch_create_request(client: LinkedInClient, requests_mock: Any) -> Non
 
 def test_any_2xx_is_success(client: LinkedInClient, requests_mock: Any) -> None:
     requests_mock.post(EVENTS_URL, status_code=201)
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 1
 
 
 def test_base_url_trailing_slash_and_version(make_client: MakeClient, requests_mock: Any) -> None:
     client = make_client(api_base_url=API_BASE + "/", api_version="202607")
     requests_mock.post(EVENTS_URL, **OK)
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert requests_mock.last_request.url == EVENTS_URL
     assert requests_mock.last_request.headers["LinkedIn-Version"] == "202607"
 
@@ -86,9 +84,9 @@ def test_base_url_trailing_slash_and_version(make_client: MakeClient, requests_m
 def test_one_session_for_all_calls(client: LinkedInClient, requests_mock: Any) -> None:
     client.session.headers["X-Session-Marker"] = "the-one-session"
     requests_mock.post(EVENTS_URL, **OK)
-    requests_mock.get(f"{API_BASE}/conversions/1", json={"id": 1})
-    client.send_events(BODY, 2)
-    assert client.get_json("/conversions/1", what="lookup") == {"id": 1}
+    requests_mock.get(f"{API_BASE}/conversions/1?{ACCOUNT_QUERY}", json={"id": 1})
+    client.batch_create_events(BODY, 2)
+    assert client.get_rule("123", "1").id == "1"
     assert requests_mock.call_count == 2
     for request in requests_mock.request_history:
         assert request.headers["X-Session-Marker"] == "the-one-session"
@@ -102,7 +100,7 @@ def test_transient_status_is_retried(
     client: LinkedInClient, requests_mock: Any, sleeps: list[float], status: int
 ) -> None:
     requests_mock.post(EVENTS_URL, [{"status_code": status}, {"status_code": status}, OK])
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 3
     assert len(sleeps) == 2
     bodies = {r.body for r in requests_mock.request_history}
@@ -117,7 +115,7 @@ def test_connection_errors_and_timeouts_are_retried(
     client: LinkedInClient, requests_mock: Any, sleeps: list[float], exc: type[Exception]
 ) -> None:
     requests_mock.post(EVENTS_URL, [{"exc": exc}, OK])
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 2
     assert len(sleeps) == 1
 
@@ -126,7 +124,7 @@ def test_retry_after_is_honoured(
     client: LinkedInClient, requests_mock: Any, sleeps: list[float]
 ) -> None:
     requests_mock.post(EVENTS_URL, [{"status_code": 429, "headers": {"Retry-After": "7"}}, OK])
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert sleeps == [pytest.approx(7.0, abs=0.5)]  # backoff alone would be <= 0.02 s
 
 
@@ -136,7 +134,7 @@ def test_retry_after_beyond_budget_is_capped(
     client = make_client(retry_max_attempts=50, retry_max_wait_seconds=5)
     requests_mock.post(EVENTS_URL, status_code=503, headers={"Retry-After": "100"})
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert sum(fake_clock.sleeps) <= 5.0
     assert requests_mock.call_count < 50  # the time budget, not the attempt budget, ended it
     assert "503" in str(caught.value)
@@ -146,7 +144,7 @@ def test_attempt_budget(make_client: MakeClient, requests_mock: Any, sleeps: lis
     client = make_client(retry_max_attempts=3)
     requests_mock.post(EVENTS_URL, status_code=500)
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 3
     assert len(sleeps) == 2
     message = str(caught.value)
@@ -161,7 +159,7 @@ def test_connection_errors_exhausted_are_fatal(
     client = make_client(retry_max_attempts=2)
     requests_mock.post(EVENTS_URL, exc=requests.ConnectionError("refused"))
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 2
     assert API_BASE in str(caught.value)
 
@@ -178,7 +176,7 @@ def test_retry_log_lines(
         [{"status_code": 503}, {"status_code": 429, "headers": {"Retry-After": "3"}}, OK],
     )
     caplog.set_level(logging.DEBUG)
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     retries = [r for r in caplog.records if "retrying" in r.getMessage()]
     assert len(retries) == 2
     assert all(r.levelno == logging.WARNING for r in retries)
@@ -211,7 +209,7 @@ def test_426_is_fatal_names_version_and_is_not_retried(
         },
     )
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 1
     assert sleeps == []
     assert "202510" in str(caught.value)
@@ -225,7 +223,7 @@ def test_403_is_fatal_and_names_causes(
         EVENTS_URL, status_code=403, json={"message": "No ad accounts found", "status": 403}
     )
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 1
     message = str(caught.value)
     assert "No ad accounts found" in message
@@ -244,10 +242,10 @@ def test_422_batch_names_failing_elements(client: LinkedInClient, requests_mock:
         "prefix.\n"
     )
     requests_mock.post(EVENTS_URL, status_code=422, json={"message": message, "status": 422})
-    with pytest.raises(RejectedBatch) as caught:
-        client.send_events(BODY, 3)
+    with pytest.raises(BatchRefusedError) as caught:
+        client.batch_create_events(BODY, 3)
     assert requests_mock.call_count == 1
-    assert caught.value.answer.status == 422
+    assert caught.value.http_status == 422
     failures = caught.value.failures
     assert failures is not None
     assert set(failures) == {0, 2}
@@ -262,8 +260,8 @@ def test_400_with_indices_names_failing_elements(
 ) -> None:
     message = "Conversion time should be within 90 days and not exceed current time, indices [0, 3] (0-indexed)."
     requests_mock.post(EVENTS_URL, status_code=400, json={"message": message, "status": 400})
-    with pytest.raises(RejectedBatch) as caught:
-        client.send_events(BODY, 5)
+    with pytest.raises(BatchRefusedError) as caught:
+        client.batch_create_events(BODY, 5)
     failures = caught.value.failures
     assert failures is not None
     assert set(failures) == {0, 3}
@@ -274,8 +272,8 @@ def test_rejected_batch_without_indices(client: LinkedInClient, requests_mock: A
     requests_mock.post(
         EVENTS_URL, status_code=422, json={"message": "ERROR :: /x :: bad", "status": 422}
     )
-    with pytest.raises(RejectedBatch) as caught:
-        client.send_events(BODY, 2)
+    with pytest.raises(BatchRefusedError) as caught:
+        client.batch_create_events(BODY, 2)
     assert caught.value.failures is None
 
 
@@ -291,8 +289,8 @@ def test_gateway_400_with_code_is_fatal(client: LinkedInClient, requests_mock: A
         },
     )
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
-    assert not isinstance(caught.value, RejectedBatch)
+        client.batch_create_events(BODY, 2)
+    assert not isinstance(caught.value, BatchRefusedError)
     assert "VERSION_MISSING" in str(caught.value)
     assert requests_mock.call_count == 1
 
@@ -304,7 +302,7 @@ def test_other_4xx_on_events_is_fatal(client: LinkedInClient, requests_mock: Any
         json={"status": 404, "code": "RESOURCE_NOT_FOUND", "message": "No virtual resource found"},
     )
     with pytest.raises(FatalError):
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
 
 
 def test_4xx_on_other_calls_is_api_error(client: LinkedInClient, requests_mock: Any) -> None:
@@ -314,9 +312,9 @@ def test_4xx_on_other_calls_is_api_error(client: LinkedInClient, requests_mock: 
         json={"status": 404, "message": "Not found"},
         headers={"x-li-uuid": "req-1"},
     )
-    with pytest.raises(ApiError) as caught:
-        client.get_json("/conversions/9", what="lookup")
-    assert caught.value.answer.status == 404
+    with pytest.raises(LinkedInError) as caught:
+        client.transport.send(Request(RestliMethod.GET, "/conversions/9", "lookup"))
+    assert caught.value.http_status == 404
     assert "req-1" in str(caught.value)  # the id LinkedIn support asks for
 
 
@@ -324,9 +322,9 @@ def test_non_json_error_body(client: LinkedInClient, requests_mock: Any) -> None
     requests_mock.get(
         f"{API_BASE}/conversions/9", status_code=400, text="<html>bad</html>", reason="Bad Request"
     )
-    with pytest.raises(ApiError) as caught:
-        client.get_json("/conversions/9", what="lookup")
-    assert caught.value.answer.message == "Bad Request"
+    with pytest.raises(LinkedInError) as caught:
+        client.transport.send(Request(RestliMethod.GET, "/conversions/9", "lookup"))
+    assert caught.value.message == "Bad Request"
 
 
 # -- parse_failures --------------------------------------------------------------------------
@@ -383,7 +381,7 @@ def test_expired_token_is_refreshed_once_then_retried(
     client = make_client(**REFRESH)
     requests_mock.post(EVENTS_URL, [EXPIRED, OK])
     oauth = requests_mock.post(OAUTH_URL, json={"access_token": "tok-NEW", "expires_in": 5184000})
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert oauth.call_count == 1
     form = oauth_form(oauth.last_request)
     assert form == {
@@ -405,7 +403,7 @@ def test_refreshed_token_refused_again_is_fatal(
     requests_mock.post(EVENTS_URL, [EXPIRED, EXPIRED, OK])
     oauth = requests_mock.post(OAUTH_URL, json={"access_token": "tok-NEW", "expires_in": 5184000})
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert oauth.call_count == 1
     assert_new_token_help(str(caught.value))
 
@@ -422,7 +420,7 @@ def test_refresh_failure_is_fatal(make_client: MakeClient, requests_mock: Any) -
         },
     )
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert_new_token_help(str(caught.value))
     assert "invalid_request" in str(caught.value)
 
@@ -434,7 +432,7 @@ def test_revoked_token_is_fatal_without_refresh(
     requests_mock.post(EVENTS_URL, [REVOKED, OK])
     oauth = requests_mock.post(OAUTH_URL, json={"access_token": "tok-NEW"})
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert oauth.call_count == 0
     assert "revoked" in str(caught.value)
     assert_new_token_help(str(caught.value))
@@ -446,7 +444,7 @@ def test_401_without_refresh_credentials_is_fatal(
     requests_mock.post(EVENTS_URL, [EXPIRED, OK])
     oauth = requests_mock.post(OAUTH_URL, json={"access_token": "tok-NEW"})
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert oauth.call_count == 0
     assert requests_mock.call_count == 1
     assert_new_token_help(str(caught.value))
@@ -471,8 +469,8 @@ def test_new_refresh_token_is_adopted_and_not_logged(
             {"json": {"access_token": "tok-NEW-2", "expires_in": 5184000}},
         ],
     )
-    client.send_events(BODY, 2)
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert oauth.call_count == 2
     # The second refresh uses the refresh token LinkedIn issued in the first.
     assert oauth_form(oauth.request_history[1])["refresh_token"] == ["rt-SECRET-2"]
@@ -489,7 +487,7 @@ def test_refresh_only_credentials_fetch_a_token_first(
     client = make_client(access_token=None, **REFRESH)
     requests_mock.post(EVENTS_URL, **OK)
     oauth = requests_mock.post(OAUTH_URL, json={"access_token": "tok-FIRST", "expires_in": 5184000})
-    client.send_events(BODY, 2)
+    client.batch_create_events(BODY, 2)
     assert oauth.call_count == 1
     assert requests_mock.last_request.headers["Authorization"] == "Bearer tok-FIRST"
 
@@ -516,7 +514,7 @@ def test_client_uses_its_rate_limiter(
     client = make_client(rate_limit_per_minute=2)
     requests_mock.post(EVENTS_URL, **OK)
     for _ in range(5):
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert requests_mock.call_count == 5
     assert sum(fake_clock.sleeps) >= 120.0  # 5 requests at 2 per minute: two full waits
 
@@ -535,7 +533,7 @@ def test_a_token_requests_cannot_send_is_fatal_and_named_by_type_only(
     requests_mock.post(EVENTS_URL, **OK)
     client = make_client(access_token="tok-SECRET-abc123\n")
     with caplog.at_level(logging.DEBUG), pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     message = str(caught.value)
     assert "InvalidHeader" in message and "access_token" in message
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
@@ -549,7 +547,7 @@ def test_any_requests_exception_text_is_withheld(
 ) -> None:
     requests_mock.post(EVENTS_URL, exc=requests.exceptions.InvalidURL(f"Bearer {TOKEN} looked odd"))
     with caplog.at_level(logging.DEBUG), pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert "InvalidURL" in str(caught.value)
     assert TOKEN not in str(caught.value) and TOKEN not in caplog.text
 
@@ -564,7 +562,7 @@ def test_linkedin_messages_in_fatal_errors_are_redacted(
         body["code"] = "SOME_CODE"  # a gateway 400 (with a code) is fatal, not a rejection
     requests_mock.post(EVENTS_URL, status_code=status, json=body)
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     message = str(caught.value)
     assert "<redacted>" in message
     for raw in LEAKED:
@@ -575,12 +573,12 @@ def test_linkedin_messages_in_api_errors_and_rejections_are_redacted(
     client: LinkedInClient, requests_mock: Any
 ) -> None:
     requests_mock.get(f"{API_BASE}/conversions/1", status_code=404, json={"message": LEAKY})
-    with pytest.raises(ApiError) as api_error:
-        client.get_json("/conversions/1", what="rule lookup")
+    with pytest.raises(LinkedInError) as api_error:
+        client.transport.send(Request(RestliMethod.GET, "/conversions/1", "rule lookup"))
     message = f"Index: 1, ERROR :: /user/userInfo/firstName :: {LEAKY}\n"
     requests_mock.post(EVENTS_URL, status_code=422, json={"message": message, "status": 422})
-    with pytest.raises(RejectedBatch) as rejected:
-        client.send_events(BODY, 2)
+    with pytest.raises(BatchRefusedError) as rejected:
+        client.batch_create_events(BODY, 2)
     assert rejected.value.failures is not None and set(rejected.value.failures) == {1}
     shown = [str(api_error.value), str(rejected.value), *rejected.value.failures.values()]
     for text in shown:
@@ -598,7 +596,7 @@ def test_a_linkedin_code_or_request_id_that_is_text_is_not_echoed(
         headers={"x-li-uuid": "grace hopper at 203.0.113.9"},
     )
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     assert "grace" not in str(caught.value) and "203.0.113.9" not in str(caught.value)
 
 
@@ -611,7 +609,7 @@ def test_a_redirect_is_fatal_and_not_followed(
     requests_mock.post(elsewhere, **OK)
     requests_mock.get(elsewhere, **OK)
     with pytest.raises(FatalError) as caught:
-        client.send_events(BODY, 2)
+        client.batch_create_events(BODY, 2)
     message = str(caught.value)
     assert requests_mock.call_count == 1  # the token and events went nowhere else
     assert "api_base_url" in message and "api.linkedin.test" in message

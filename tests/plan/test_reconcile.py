@@ -13,7 +13,9 @@ import pytest
 from target_linkedin_capi.config.settings import RuleSpec, Settings
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin.client import LinkedInClient
+from target_linkedin_capi.linkedin.transport import RecordingTransport
 from target_linkedin_capi.plan.reconcile import ResolvedRule, RuleManager
+from target_linkedin_capi.report.run_report import JsonLines
 
 # Same values as tests/conftest.py.
 API_BASE = "https://api.linkedin.test/rest"
@@ -52,12 +54,12 @@ def rule_json(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def manager(client: LinkedInClient) -> RuleManager:
-    return RuleManager(client, dry_run=False)
+    return RuleManager(client)
 
 
 @pytest.fixture
 def dry_manager(client: LinkedInClient) -> RuleManager:
-    return RuleManager(client, dry_run=True)
+    return RuleManager(LinkedInClient(RecordingTransport(client.http, JsonLines(None))))
 
 
 def only_spec(make_settings: MakeSettings, **overrides: Any) -> RuleSpec:
@@ -350,7 +352,7 @@ def test_create_when_not_found_then_found_next_run(
     )
     caplog.set_level(logging.INFO)
 
-    resolved = RuleManager(client, dry_run=False).ensure(spec)
+    resolved = RuleManager(client).ensure(spec)
     assert resolved.rule_id == "789"
     assert resolved.urn == "urn:lla:llaPartnerConversion:789"
     assert create.call_count == 1
@@ -370,7 +372,7 @@ def test_create_when_not_found_then_found_next_run(
     )
 
     # A second run (a new manager) finds the rule the first created: never a duplicate.
-    again = RuleManager(client, dry_run=False).ensure(spec)
+    again = RuleManager(client).ensure(spec)
     assert again.rule_id == "789"
     assert create.call_count == 1
     assert len(writes(requests_mock)) == 1
