@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from linkedin_capi_emulator import Emulator
 from singer_sdk import BatchSink, Target
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from linkedin_capi_emulator import Emulator
 
 from target_linkedin_capi import sdk_compat
 from tests.harness import SCHEMA, STREAM, base_config, hashed_email, record

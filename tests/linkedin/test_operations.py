@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import requests
+from linkedin_capi_emulator import Emulator
 
-from target_linkedin_capi.emulator import Emulator
 from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
 from target_linkedin_capi.linkedin.models import AccountUser, RuleDraft
