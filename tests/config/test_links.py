@@ -50,7 +50,7 @@ def test_link_forms(link: str, expected: CampaignManagerLink) -> None:
         "https://www.linkedin.com:8443/campaignmanager/accounts/5",
         "https://www.linkedin.com/feed/accounts/5",
         "https://www.linkedin.com/campaignmanager/accounts/abc",
-        "https://www.linkedin.com/campaignmanager/accounts/٥",
+        "https://www.linkedin.com/campaignmanager/accounts/\u0665",
         "https://[::1/campaignmanager/accounts/5",
         f"{CM}/5/" + "x/" * 5000,
     ],
