@@ -411,12 +411,13 @@ class ConversionSink(BatchSink):
             self.report.add_notes(label, notes)
         return [
             Item(
-                body, event_id, self.stream_name, labels[mapper_index], self.key_of(records[index])
+                body, event_id, self.stream_name, labels[mapper_index],
+                self.key_of(records[index]), facts,
             )
-            for body, (index, mapper_index, event_id) in zip(
-                mapped.events, mapped.origins, strict=True
+            for body, (index, mapper_index, event_id), facts in zip(
+                mapped.events, mapped.origins, mapped.facts, strict=True
             )
-        ]
+        ]  # fmt: skip
 
     @override
     def _after_process_record(self, context: dict) -> None:

@@ -31,6 +31,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.errors import ConfigError, FatalError
 from target_linkedin_capi.report.redaction import SecretFilter
+from target_linkedin_capi.report.reporting import finish_reporting, start_reporting
 from target_linkedin_capi.run import Run
 from target_linkedin_capi.sinks import ConversionSink, check_schema
 
@@ -146,6 +147,8 @@ class TargetLinkedInCapi(Target):
         self._plain_sinks: dict[str, ConversionSink] = {}
         self._records_until_age_check = _AGE_CHECK_EVERY
         SecretFilter.install(self.run.secrets)
+        self._age_checks = 0
+        self.progress = start_reporting(self.run, self.records_read)
 
     # -- records --------------------------------------------------------------------------
 
@@ -176,6 +179,14 @@ class TargetLinkedInCapi(Target):
         if self._records_until_age_check <= 0:
             self._records_until_age_check = _AGE_CHECK_EVERY
             self._handle_max_record_age()
+            self._age_checks += 1
+            self.progress.tick()
+
+    def records_read(self) -> int:
+        """RECORD messages read so far (counted by the age check's countdown, for free)."""
+        return (
+            self._age_checks * _AGE_CHECK_EVERY + _AGE_CHECK_EVERY - self._records_until_age_check
+        )
 
     def _process_mapped_record(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "record"})
@@ -313,6 +324,7 @@ class TargetLinkedInCapi(Target):
         self._check_rejected_ratio()
         super().process_endofpipe()
         self._log_summary()
+        finish_reporting(self.run, self.records_read(), None)
         self.run.close()
 
     def _check_rejected_ratio(self) -> None:
@@ -360,6 +372,7 @@ class TargetLinkedInCapi(Target):
             "Nothing after the last checkpoint was marked as delivered; the next run resumes "
             "from it."
         )
+        finish_reporting(self.run, self.records_read(), exc)
         self.run.close()
 
     # -- CLI ------------------------------------------------------------------------------

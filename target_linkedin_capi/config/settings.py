@@ -315,6 +315,23 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Read timeout of each HTTP request.",
     ),
     th.Property(
+        "run_report_path",
+        th.StringType,
+        title="Run report file",
+        description="JSON file (0600) written at the end of every run, also after a fatal "
+        "error: status, error, times, records read, requests, retries, throttled answers and "
+        "per rule the counts, rejection reasons, identifier coverage and value totals; no "
+        "personal data. Replaced atomically each run.",
+    ),
+    th.Property(
+        "progress_interval_seconds",
+        th.NumberType(minimum=0.01),
+        default=30,
+        title="Progress interval (s)",
+        description="On runs longer than this, one INFO line per interval: records read, "
+        "events sent, accepted, rejected and in flight, events per second.",
+    ),
+    th.Property(
         "state_flush_interval_seconds",
         th.NumberType(minimum=0),
         default=10,
@@ -384,6 +401,8 @@ class Settings:
     read_timeout: float
     state_flush_interval: float
     max_inflight_batches: int
+    run_report_path: str | None = None
+    progress_interval: float = 30.0
     secrets: tuple[str, ...] = field(default=(), repr=False)
     # Set only when rejected_records_mask_keys is on: key values are then written as HMACs.
     rejected_records_mask_secret: str | None = field(default=None, repr=False)
@@ -835,6 +854,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         read_timeout=float(_value(config, "read_timeout_seconds")),
         state_flush_interval=float(_value(config, "state_flush_interval_seconds")),
         max_inflight_batches=int(_value(config, "max_inflight_batches")),
+        run_report_path=str(config.get("run_report_path") or "").strip() or None,
+        progress_interval=float(_value(config, "progress_interval_seconds")),
         secrets=secrets,
         rejected_records_mask_secret=mask_secret,
     )  # fmt: skip

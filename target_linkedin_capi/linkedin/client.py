@@ -37,6 +37,7 @@ from tenacity import (
 
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin.auth import REAUTH_ADVICE, TokenManager, host_of
+from target_linkedin_capi.report.http_stats import http_stats
 from target_linkedin_capi.report.redaction import redact_linkedin_message
 
 logger = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ class LinkedInClient:
             return max(0.0, min(delay, self.retry_max_wait - spent))
 
         def log_retry(state: RetryCallState) -> None:
+            http_stats.retry()
             exc = state.outcome.exception() if state.outcome else None
             cause = f"HTTP {exc.status}" if isinstance(exc, TransientError) else type(exc).__name__
             sleep = state.next_action.sleep if state.next_action else 0.0
@@ -334,6 +336,7 @@ class LinkedInClient:
         while True:
             token = self.tokens.token()
             self.limiter.acquire()
+            http_stats.request()
             response = self.session.request(
                 method,
                 url,
@@ -356,6 +359,7 @@ class LinkedInClient:
             if status < 400:
                 return response
             if status in RETRY_STATUSES:
+                http_stats.answer(status)
                 raise TransientError(status, _retry_after(response))
             answer = ApiAnswer.of(response)
             if status == 401:

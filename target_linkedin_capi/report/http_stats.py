@@ -1,0 +1,47 @@
+"""Requests, retries and throttling answers of this run, counted where HTTP happens.
+
+One process runs one target, so the counters are module-level: the HTTP client increments
+them with one call per event, without being handed an object (it is being reworked
+independently; this keeps the hook to single lines). `Run` resets them when it starts.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class HttpStats:
+    """Thread-safe counters: the delivery threads share them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+        self.throttled = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = self.retries = self.throttled = 0
+
+    def request(self) -> None:
+        """One HTTP request is about to be made (every attempt counts)."""
+        with self._lock:
+            self.requests += 1
+
+    def answer(self, status: int) -> None:
+        """An answer worth retrying arrived; 429 is LinkedIn throttling."""
+        if status == 429:
+            with self._lock:
+                self.throttled += 1
+
+    def retry(self) -> None:
+        """A failed attempt is about to be tried again."""
+        with self._lock:
+            self.retries += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"requests": self.requests, "retries": self.retries, "throttled": self.throttled}
+
+
+http_stats = HttpStats()
