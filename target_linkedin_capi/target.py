@@ -324,8 +324,8 @@ class TargetLinkedInCapi(Target):
         self._check_rejected_ratio()
         super().process_endofpipe()
         self._log_summary()
-        finish_reporting(self.run, self.records_read(), None)
         self.run.close()
+        finish_reporting(self.run, self.records_read(), None)
 
     def _check_rejected_ratio(self) -> None:
         limit = self.run.settings.max_rejected_ratio
@@ -372,8 +372,8 @@ class TargetLinkedInCapi(Target):
             "Nothing after the last checkpoint was marked as delivered; the next run resumes "
             "from it."
         )
+        self.run.close()  # waits for requests in flight: their answers are counted
         finish_reporting(self.run, self.records_read(), exc)
-        self.run.close()
 
     # -- CLI ------------------------------------------------------------------------------
 
