@@ -30,7 +30,9 @@ class Run:
     def __init__(self, settings: Settings, write_state: Callable[[dict[str, Any]], None]) -> None:
         self.settings = settings
         self.report = RunReport(
-            settings.rejected_records_path, settings.rejected_records_mask_secret
+            settings.rejected_records_path,
+            settings.rejected_records_mask_secret,
+            dry_run=settings.dry_run,
         )
         self.checkpoints = Checkpoints(write_state)
         # A dry run delivers nothing, so it must not move the tap's bookmark either.
@@ -91,11 +93,8 @@ class Run:
         with self._rules_lock:
             if self._rules_ready is None:
                 manager = RuleManager(self.client)
+                # Each planned change is logged once, by the manager as it plans it.
                 self._rules_ready = manager.ensure_all(self.settings.rules)
-                if self.settings.dry_run:
-                    for rule in self._rules_ready:
-                        for action in rule.actions:
-                            logger.info("Dry-run plan: %s", action)
             return self._rules_ready
 
     def rules_for_stream(self, stream_name: str) -> list[tuple[RuleSpec, ResolvedRule]]:

@@ -413,12 +413,13 @@ class ConversionSink(SdkBatchSinkHooks):
             self.report.add_notes(label, notes)
         return [
             Item(
-                body, event_id, self.stream_name, labels[mapper_index], self.key_of(records[index])
+                body, event_id, self.stream_name, labels[mapper_index],
+                self.key_of(records[index]), facts,
             )
-            for body, (index, mapper_index, event_id) in zip(
-                mapped.events, mapped.origins, strict=True
+            for body, (index, mapper_index, event_id), facts in zip(
+                mapped.events, mapped.origins, mapped.facts, strict=True
             )
-        ]
+        ]  # fmt: skip
 
 
 def _safe_event_id(mapper: EventMapper, record: dict[str, Any]) -> str | None:

@@ -29,6 +29,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.errors import ConfigError, FatalError
 from target_linkedin_capi.report.redaction import SecretFilter
+from target_linkedin_capi.report.reporting import finish_reporting, start_reporting
 from target_linkedin_capi.run import Run
 from target_linkedin_capi.sdk_compat import (
     SdkMessageReader,
@@ -175,6 +176,8 @@ class TargetLinkedInCapi(SdkTargetHooks):
         self.plain_sinks: dict[str, ConversionSink] = {}
         self.records_until_drain_clock = _AGE_CHECK_EVERY
         SecretFilter.install(self.run.secrets)
+        self.drain_clock_ticks = 0
+        self.progress = start_reporting(self.run, self.records_read)
 
     # -- records --------------------------------------------------------------------------
 
@@ -207,6 +210,16 @@ class TargetLinkedInCapi(SdkTargetHooks):
         if self.records_until_drain_clock <= 0:
             self.records_until_drain_clock = _AGE_CHECK_EVERY
             self.drain_clock_tick()
+            self.drain_clock_ticks += 1
+            self.progress.tick()
+
+    def records_read(self) -> int:
+        """RECORD messages read so far (counted by the drain clock's countdown, for free)."""
+        return (
+            self.drain_clock_ticks * _AGE_CHECK_EVERY
+            + _AGE_CHECK_EVERY
+            - self.records_until_drain_clock
+        )
 
     def route_mapped_record(self, message_dict: dict) -> None:
         """A RECORD through the stream maps (the SDK's steps, line check first)."""
@@ -348,6 +361,7 @@ class TargetLinkedInCapi(SdkTargetHooks):
         super().process_endofpipe()
         self.log_summary()
         self.run.close()
+        finish_reporting(self.run, self.records_read(), None)
 
     def check_rejected_ratio(self) -> None:
         """Withhold the final checkpoint if more records were rejected than allowed."""
@@ -396,7 +410,8 @@ class TargetLinkedInCapi(SdkTargetHooks):
             "Nothing after the last checkpoint was marked as delivered; the next run resumes "
             "from it."
         )
-        self.run.close()
+        self.run.close()  # waits for requests in flight: their answers are counted
+        finish_reporting(self.run, self.records_read(), exc)
 
     # -- CLI ------------------------------------------------------------------------------
     # The SDK's invoke (copied in sdk_compat) builds the target and listens through these

@@ -104,6 +104,8 @@ def test_invalid_records_are_rejected_while_valid_ones_in_the_same_batch_go_out(
             "key",
             "event_id",
             "source",
+            "run_id",
+            "rejected_at",
         }
         assert line["source"] == "local" and line["stream"] == "public-conversions"
         assert "@" not in json.dumps(line)

@@ -237,7 +237,8 @@ class TargetRejectsRecordsWithoutTimestamp(StandardFileTest):
         assert len(lines) == 4
         for line in lines:
             assert set(line) == {
-                "stream", "rule", "reason", "message", "field", "key", "event_id", "source"
+                "stream", "rule", "reason", "message", "field", "key", "event_id", "source",
+                "run_id", "rejected_at",
             }  # fmt: skip
             assert line["reason"] == "timestamp_missing"
             assert line["field"] == "timestamp"

@@ -19,6 +19,7 @@ from singer_sdk import typing as th
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from target_linkedin_capi.config.links import LinkError, looks_like_link, parse_link
 from target_linkedin_capi.errors import ConfigError
 from target_linkedin_capi.events.fields import CANONICAL_FIELDS
 from target_linkedin_capi.linkedin import vocabulary as linkedin
@@ -314,6 +315,23 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Read timeout of each HTTP request.",
     ),
     th.Property(
+        "run_report_path",
+        th.StringType,
+        title="Run report file",
+        description="JSON file (0600) written at the end of every run, also after a fatal "
+        "error: status, error, times, records read, requests, retries, throttled answers and "
+        "per rule the counts, rejection reasons, identifier coverage and value totals; no "
+        "personal data. Replaced atomically each run.",
+    ),
+    th.Property(
+        "progress_interval_seconds",
+        th.NumberType(minimum=0.01),
+        default=30,
+        title="Progress interval (s)",
+        description="On runs longer than this, one INFO line per interval: records read, "
+        "events sent, accepted, rejected and in flight, events per second.",
+    ),
+    th.Property(
         "state_flush_interval_seconds",
         th.NumberType(minimum=0),
         default=10,
@@ -383,6 +401,8 @@ class Settings:
     read_timeout: float
     state_flush_interval: float
     max_inflight_batches: int
+    run_report_path: str | None = None
+    progress_interval: float = 30.0
     secrets: tuple[str, ...] = field(default=(), repr=False)
     # Set only when rejected_records_mask_keys is on: key values are then written as HMACs.
     rejected_records_mask_secret: str | None = field(default=None, repr=False)
@@ -570,23 +590,38 @@ def _rule_spec(
         return f"{where}.{key}" if where else key
 
     raw_account = merged.get("ad_account_id")
-    if not _present(raw_account):
+    raw_rule = merged.get("conversion_rule_id")
+    raw_campaigns = merged.get("campaign_ids") or []
+    if not _present(raw_account) and not any(
+        looks_like_link(value) for value in (raw_rule, *raw_campaigns)
+    ):
         raise ConfigError(name_of("ad_account_id"), "is required (the rule's ad account)")
-    account = linkedin.account_id(raw_account)
-    if account is None:
-        raise ConfigError(
-            name_of("ad_account_id"),
-            f"'{raw_account}' is not an account id (`123` or `urn:li:sponsoredAccount:123`)",
-        )
+    # (setting, account) for every link given: each must agree with ad_account_id.
+    linked: list[tuple[str, str]] = []
+    account = None
+    if _present(raw_account):
+        if looks_like_link(raw_account):
+            account = _from_link(name_of("ad_account_id"), raw_account, "account", linked)
+        else:
+            account = linkedin.account_id(raw_account)
+        if account is None:
+            raise ConfigError(
+                name_of("ad_account_id"),
+                f"'{raw_account}' is not an account id (`123`, `urn:li:sponsoredAccount:123` "
+                "or a Campaign Manager link)",
+            )
 
     rule_id = None
-    if _present(merged.get("conversion_rule_id")):
-        rule_id = linkedin.rule_id(merged["conversion_rule_id"])
+    if _present(raw_rule):
+        if looks_like_link(raw_rule):
+            rule_id = _from_link(name_of("conversion_rule_id"), raw_rule, "conversion", linked)
+        else:
+            rule_id = linkedin.rule_id(raw_rule)
         if rule_id is None:
             raise ConfigError(
                 name_of("conversion_rule_id"),
-                f"'{merged['conversion_rule_id']}' is not a rule id (digits or "
-                "`urn:lla:llaPartnerConversion:<id>`)",
+                f"'{raw_rule}' is not a rule id (digits, "
+                "`urn:lla:llaPartnerConversion:<id>` or a Campaign Manager link)",
             )
     name = merged.get("conversion_rule_name") or None
     if name is not None and not str(name).strip():
@@ -644,15 +679,20 @@ def _rule_spec(
     )
 
     campaigns: list[str] = []
-    for raw in merged.get("campaign_ids") or []:
-        campaign = linkedin.campaign_id(raw)
+    for raw in raw_campaigns:
+        if looks_like_link(raw):
+            campaign = _from_link(name_of("campaign_ids"), raw, "campaign", linked)
+        else:
+            campaign = linkedin.campaign_id(raw)
         if campaign is None:
             raise ConfigError(
                 name_of("campaign_ids"),
-                f"'{raw}' is not a campaign id (`123` or `urn:li:sponsoredCampaign:123`)",
+                f"'{raw}' is not a campaign id (`123`, `urn:li:sponsoredCampaign:123` or a "
+                "Campaign Manager link)",
             )
         if campaign not in campaigns:
             campaigns.append(campaign)
+    account = _linked_account(name_of("ad_account_id"), account, linked)
 
     label = f"rule {rule_id}" if rule_id else f"rule '{name}'"
     return RuleSpec(
@@ -672,6 +712,41 @@ def _rule_spec(
             key for key in explicit if key in RULE_KEYS and key not in IDENTITY_KEYS
         ),
     )
+
+
+def _from_link(setting: str, raw: str, kind: str, linked: list[tuple[str, str]]) -> str:
+    """The id of `kind` a Campaign Manager link names; remembers the link's account."""
+    try:
+        link = parse_link(raw)
+    except LinkError as exc:
+        raise ConfigError(setting, f"the link {exc}") from None
+    value = getattr(link, kind)
+    if value is None:
+        what = {"campaign": "a campaign", "conversion": "a conversion rule"}[kind]
+        raise ConfigError(
+            setting,
+            f"the link does not name {what}; open it in Campaign Manager and copy the link "
+            f"of its page (.../accounts/<account>/{kind}s/<id>)",
+        )
+    linked.append((setting, link.account))
+    return value
+
+
+def _linked_account(setting: str, account: str | None, linked: list[tuple[str, str]]) -> str:
+    """The rule's account: ad_account_id, else the links'; every link must agree with it."""
+    source = setting
+    for where, link_account in linked:
+        if account is None:
+            account, source = link_account, where  # a link without ad_account_id sets it
+        elif link_account != account:
+            raise ConfigError(
+                where,
+                f"the link is for ad account {link_account}, but {source} is for ad account "
+                f"{account}; use a link of account {account} or change {source}",
+            )
+    if account is None:  # unreachable: a link was given, or the check above raised
+        raise ConfigError(setting, "is required (the rule's ad account)")
+    return account
 
 
 def parse_settings(config: Mapping[str, Any]) -> Settings:
@@ -779,6 +854,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         read_timeout=float(_value(config, "read_timeout_seconds")),
         state_flush_interval=float(_value(config, "state_flush_interval_seconds")),
         max_inflight_batches=int(_value(config, "max_inflight_batches")),
+        run_report_path=str(config.get("run_report_path") or "").strip() or None,
+        progress_interval=float(_value(config, "progress_interval_seconds")),
         secrets=secrets,
         rejected_records_mask_secret=mask_secret,
     )  # fmt: skip

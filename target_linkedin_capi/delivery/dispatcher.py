@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ class Item:
     stream: str
     rule: str
     key: Mapping[str, Any]  # the record's key properties, raw: the report masks them
+    facts: Any = None  # what the event carried, for the run report (report/facts.py)
 
 
 @dataclass(slots=True)
@@ -156,6 +156,8 @@ class Dispatcher:
             if self._error is not None:
                 return
             chunk = pending.pop()
+            if chunk is items:  # its first request: counted as sent once, here
+                self.report.in_request(chunk)
             body = b'{"elements":[' + b",".join(item.body for item in chunk) + b"]}"
             try:
                 self.client.batch_create_events(body, len(chunk))
@@ -200,7 +202,7 @@ class Dispatcher:
 
     def _accepted(self, chunk: Sequence[Item]) -> None:
         self._singles_refused_without_index = 0
-        self.report.sent(Counter(item.rule for item in chunk))
+        self.report.accepted(chunk)
 
     def _reject(self, item: Item, reason: str, message: str) -> None:
         self.report.reject(

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from target_linkedin_capi.events.mapper import EventMapper, Rejection
+from target_linkedin_capi.report.facts import event_facts
 
 _encode_event = msgspec.json.Encoder().encode
 
@@ -30,6 +31,8 @@ class MappedBatch:
         default_factory=list
     )
     notes: list[dict[str, int]] = field(default_factory=list)  # per mapper
+    # Per event, for the run report: what it carried (see report/facts.py).
+    facts: list[tuple[int, str | None, str | None, int]] = field(default_factory=list)
 
 
 def map_batch(mappers: Sequence[EventMapper], records: Sequence[dict[str, Any]]) -> MappedBatch:
@@ -47,6 +50,7 @@ def map_batch(mappers: Sequence[EventMapper], records: Sequence[dict[str, Any]])
                 )  # fmt: skip
                 continue
             out.events.append(_encode_event(result))
+            out.facts.append(event_facts(result))
             out.origins.append((index, mapper_index, result.get("eventId")))
     out.notes = [dict(mapper.notes) for mapper in mappers]
     return out

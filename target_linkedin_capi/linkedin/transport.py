@@ -48,6 +48,7 @@ from target_linkedin_capi.linkedin.errors import (
     classify,
 )
 from target_linkedin_capi.linkedin.restli import RestliMethod
+from target_linkedin_capi.report.http_stats import http_stats
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,7 @@ class HttpTransport:
             return max(0.0, min(delay, self.retry_max_wait - spent))
 
         def log_retry(state: RetryCallState) -> None:
+            http_stats.retry()
             exc = state.outcome.exception() if state.outcome else None
             cause = (
                 f"HTTP {exc.http_status}" if isinstance(exc, TransientError) else _cause_name(exc)
@@ -233,6 +235,7 @@ class HttpTransport:
         while True:
             token = self.tokens.token()
             self.limiter.acquire()
+            http_stats.request()
             try:
                 if request.form is not None:
                     response = self.session.post(
@@ -268,6 +271,8 @@ class HttpTransport:
                 what=request.what,
                 batch_count=request.batch_count,
             )
+            if status == 429:
+                http_stats.throttled_answer()
             if isinstance(error, AuthenticationError):
                 if error.refreshable and not refreshed and self.tokens.can_refresh:
                     logger.info("LinkedIn says the access token is %s", error.code)

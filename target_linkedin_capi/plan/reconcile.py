@@ -222,18 +222,13 @@ class RuleManager:
         rule = "the new rule" if resolved.is_planned else f"rule {resolved.rule_id}"
         for campaign in todo:
             self.client.link_campaign(campaign, resolved.urn, account_id=spec.account_id)
-            logger.info(
-                self.client.told(
-                    "Linked campaign %s to conversion %s", "Dry run: would link campaign %s to %s"
-                ),
-                campaign,
-                rule,
-            )
             resolved.linked_campaigns.add(campaign)
         action = self.client.told(
             f"linked campaigns {', '.join(todo)} to rule {resolved.rule_id}",
             f"would link campaigns {', '.join(todo)} to {rule}",
         )
+        # One line for the whole change, as for a rule created or updated.
+        logger.info(self.client.told("Conversion rule set-up: %s", "Dry run: %s"), action)
         resolved.actions.append(action)
 
 

@@ -19,13 +19,17 @@ import json
 import logging
 import re
 import threading
+import time
+import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from target_linkedin_capi.report.facts import SHORT_NAMES, FactTotals
 from target_linkedin_capi.report.files import private_file
 
 logger = logging.getLogger(__name__)
@@ -98,10 +102,36 @@ def mask_event_id(event_id: str | None, secret: str | None = None) -> str | None
 
 @dataclass
 class RuleTally:
-    received: int = 0  # records routed to the rule
-    sent: int = 0  # events LinkedIn accepted (or, in a dry run, would have been sent)
+    """One rule's counts. What the words mean (they hold after a fatal error too):
+
+    - `routed`: records routed to the rule (mapped for it);
+    - `out`: events put in a request, counted once at their first request (in a dry run:
+      written to the dry-run file); `sent` is `out` minus the events LinkedIn refused;
+    - `accepted`: events LinkedIn answered 2xx for (never in a dry run), so accepted <= sent;
+      sent - accepted are events whose request got no answer before the run stopped;
+    - `rejected`: by reason, locally or by LinkedIn;
+    - received = sent + rejected + skipped_already_sent: records whose outcome was reached.
+      After a fatal error, routed - received records were never sent (their batch stopped).
+    """
+
+    routed: int = 0
+    out: int = 0
+    accepted: int = 0
+    linkedin_rejected: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)  # identifiers dropped, etc.
+    skipped_already_sent: int = 0
+    not_deduplicated: int = 0
+    streams: set[str] = field(default_factory=set)
+    facts: FactTotals = field(default_factory=FactTotals)  # of the accepted events
+
+    @property
+    def sent(self) -> int:
+        return self.out - self.linkedin_rejected
+
+    @property
+    def received(self) -> int:
+        return self.sent + sum(self.rejected.values()) + self.skipped_already_sent
 
 
 class JsonLines:
@@ -136,30 +166,72 @@ class JsonLines:
 class RunReport:
     """Counts per rule and per stream, and the rejected-records file."""
 
-    def __init__(self, rejected_records_path: str | None, mask_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        rejected_records_path: str | None,
+        mask_secret: str | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> None:
         self._lock = threading.Lock()
         self.rules: dict[str, RuleTally] = {}
         self.records_received = 0
         self.records_rejected_everywhere = 0
         self.rejected_file = JsonLines(rejected_records_path)
         self._mask_secret = mask_secret  # set: key values and event ids written as HMACs
+        # Tells this run's lines in the rejected file from other runs' (it is appended to).
+        self.run_id = uuid.uuid4().hex
+        self.dry_run = dry_run
+        self.started_at = datetime.now(timezone.utc)
+        self.started_monotonic = time.monotonic()
+        self.on_accepted: Callable[[], None] | None = None  # the progress line's clock
 
     def tally(self, rule: str) -> RuleTally:
         with self._lock:
             return self.rules.setdefault(rule, RuleTally())
 
     def received(self, rule: str, count: int = 1) -> None:
+        """`count` records were routed to `rule` (mapped for it)."""
         with self._lock:
-            self.rules.setdefault(rule, RuleTally()).received += count
+            self.rules.setdefault(rule, RuleTally()).routed += count
 
     def add_notes(self, rule: str, notes: Mapping[str, int]) -> None:
         with self._lock:
             self.rules.setdefault(rule, RuleTally()).notes.update(notes)
 
     def sent(self, rule_counts: Mapping[str, int]) -> None:
+        """Events that went out and were accepted, by rule count (without their items)."""
         with self._lock:
             for rule, count in rule_counts.items():
-                self.rules.setdefault(rule, RuleTally()).sent += count
+                tally = self.rules.setdefault(rule, RuleTally())
+                tally.out += count
+                if not self.dry_run:
+                    tally.accepted += count
+
+    def in_request(self, items: Sequence[Any]) -> None:
+        """Delivery items (rule, stream) put in their first request: they are now sent."""
+        with self._lock:
+            rules = self.rules
+            for item in items:
+                tally = rules.get(item.rule)
+                if tally is None:
+                    tally = rules[item.rule] = RuleTally()
+                tally.out += 1
+                tally.streams.add(item.stream)
+
+    def accepted(self, items: Sequence[Any]) -> None:
+        """LinkedIn answered 2xx for these items (in a dry run: they were written out)."""
+        by_rule: dict[str, list[Any]] = {}
+        for item in items:
+            by_rule.setdefault(item.rule, []).append(getattr(item, "facts", None))
+        with self._lock:
+            for rule, facts in by_rule.items():
+                tally = self.rules.setdefault(rule, RuleTally())
+                if not self.dry_run:
+                    tally.accepted += len(facts)
+                tally.facts.add(facts)
+        if self.on_accepted is not None:
+            self.on_accepted()
 
     def reject(
         self,
@@ -174,22 +246,29 @@ class RunReport:
         source: str,
     ) -> None:
         with self._lock:
-            self.rules.setdefault(rule, RuleTally()).rejected[reason] += 1
+            tally = self.rules.setdefault(rule, RuleTally())
+            tally.rejected[reason] += 1
+            tally.streams.add(stream)
+            if source == "linkedin":  # it was sent, and counted so at its first request
+                tally.linkedin_rejected += 1
         if self.rejected_file.path is None:
             return
         secret = self._mask_secret
-        self.rejected_file.write(
-            {
-                "stream": stream,
-                "rule": rule,
-                "reason": reason,
-                "message": self._scrub(message, key, event_id),
-                "field": field,
-                "key": mask_key(key, secret),
-                "event_id": mask_event_id(event_id, secret),
-                "source": source,
-            }
-        )
+        line = {
+            "stream": stream,
+            "rule": rule,
+            "reason": reason,
+            "message": self._scrub(message, key, event_id),
+            "field": field,
+            "key": mask_key(key, secret),
+            "event_id": mask_event_id(event_id, secret),
+            "source": source,
+            "run_id": self.run_id,
+            "rejected_at": utc_text(datetime.now(timezone.utc)),
+        }
+        if self.dry_run:
+            line["dry_run"] = True
+        self.rejected_file.write(line)
 
     def _scrub(self, message: str, key: Mapping[str, Any], event_id: str | None) -> str:
         """Messages are written without record values; this catches any that slipped in.
@@ -216,7 +295,19 @@ class RunReport:
     @property
     def total_routed(self) -> int:
         with self._lock:
-            return sum(t.received for t in self.rules.values())
+            return sum(t.routed for t in self.rules.values())
+
+    def totals(self) -> dict[str, int]:
+        """Over all rules, for progress lines."""
+        with self._lock:
+            tallies = list(self.rules.values())
+            sent = sum(t.sent for t in tallies)
+            accepted = sum(t.accepted for t in tallies)
+            rejected = sum(sum(t.rejected.values()) for t in tallies)
+            # In a request, no answer yet (in a dry run nothing waits for an answer).
+            in_flight = 0 if self.dry_run else sent - accepted
+            return {"sent": sent, "accepted": accepted, "rejected": rejected,
+                    "in_flight": in_flight}  # fmt: skip
 
     def summary_lines(self, *, dry_run: bool) -> list[str]:
         sent_word = "would send" if dry_run else "sent"
@@ -227,10 +318,35 @@ class RunReport:
                 reasons = ", ".join(f"{r} {n}" for r, n in tally.rejected.most_common())
                 notes = ", ".join(f"{r} {n}" for r, n in tally.notes.most_common())
                 line = (
-                    f"{rule}: received {tally.received}, {sent_word} {tally.sent}, "
+                    f"{rule}: received {tally.routed}, {sent_word} {tally.sent}, "
                     f"rejected {rejected}" + (f" ({reasons})" if reasons else "")
                 )
+                if not dry_run:
+                    line += f", accepted by LinkedIn {tally.accepted}"
                 if notes:  # counted for sent events only, never for rejected records
                     line += f"; {'would be sent' if dry_run else 'sent'} with changes: {notes}"
+                words = coverage_words(tally.facts)
+                if words:
+                    line += f"; identifiers: {words}"
+                values = ", ".join(f"{c} {v}" for c, v in sorted(tally.facts.values.items()))
+                if values:
+                    line += f"; value {values}"
                 lines.append(line)
         return lines
+
+
+def coverage_words(facts: FactTotals) -> str:
+    """`email 93%, li_fat_id 41%, names 60%`: share of the accepted events carrying each."""
+    total = sum(facts.masks.values())
+    if not total:
+        return ""
+    return ", ".join(
+        f"{SHORT_NAMES[key]} {count * 100 // total}%"
+        for key, count in facts.coverage().items()
+        if count
+    )
+
+
+def utc_text(moment: datetime) -> str:
+    """ISO-8601 in UTC with a Z, to the millisecond."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

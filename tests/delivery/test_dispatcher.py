@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -34,12 +34,17 @@ class FakeReport:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sent_ids: list[str] = []
-        self.sent_count = 0
+        self.sent_count = 0  # events LinkedIn accepted
+        self.in_request_count = 0  # events put in a first request
         self.rejected: list[dict[str, Any]] = []
 
-    def sent(self, counts: Mapping[str, int]) -> None:
+    def in_request(self, items: Sequence[Any]) -> None:
         with self.lock:
-            self.sent_count += sum(counts.values())
+            self.in_request_count += len(items)
+
+    def accepted(self, items: Sequence[Any]) -> None:
+        with self.lock:
+            self.sent_count += len(items)
 
     def reject(self, **fields: Any) -> None:
         with self.lock:
