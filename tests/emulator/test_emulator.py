@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,15 @@ import pytest
 import requests
 
 from target_linkedin_capi.emulator import Emulator
+from tests.constants import DAY_MS
+from tests.constants import EMULATOR_ACCOUNT as ACCOUNT
+from tests.constants import EMULATOR_TOKEN as TOKEN
+from tests.helpers import now_ms
 
-TOKEN = "emulator-token"
-ACCOUNT = 5010001
 OTHER_ACCOUNT = 5020002
 VERSION = "202609"
 HASH = "a" * 64
-DAY_MS = 86_400_000
 REQUIRED = "field is required but not found and has no default value"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def headers(

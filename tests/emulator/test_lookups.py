@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from target_linkedin_capi.emulator import Emulator
+from tests.constants import EMULATOR_ACCOUNT as ACCOUNT
+from tests.constants import EMULATOR_TOKEN as TOKEN
 
-TOKEN = "emulator-token"
-ACCOUNT = 5010001
 OTHER_ACCOUNT = 5010002
 VERSION = "202609"
 SIXTY_DAYS = 60 * 86400
