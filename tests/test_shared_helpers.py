@@ -27,7 +27,7 @@ SHARED_VALUES = {
     constants.EMULATOR_ACCOUNT,
     constants.DAY_MS,
 }
-SHARED_FUNCTIONS = {"now_ms", "child_env", "settings_of"}
+SHARED_FUNCTIONS = {"now_ms", "child_env", "settings_of", "in_ci"}
 # Modules that other changes in progress are rewriting; each still holds its own copy.
 NOT_YET = {
     TESTS / "linkedin" / "test_client.py",
