@@ -5,8 +5,9 @@ requests-mock pytest plugin) at API_BASE, which is never a real host.
 
 Test modules get the helpers through fixtures (`make_config`, `make_settings`,
 `make_mapper`, `make_client`) rather than by importing this file (the e2e tests have a
-conftest of their own, so `import conftest` is ambiguous). The constants below are repeated
-where a test module needs them.
+conftest of their own, so `import conftest` is ambiguous). The values are in
+tests/constants.py and the plain functions in tests/helpers.py, for modules that need them
+at import time.
 """
 
 from __future__ import annotations
@@ -20,41 +21,12 @@ from typing import Any
 import pytest
 import requests
 
-from target_linkedin_capi.config.settings import Settings, parse_settings
+from target_linkedin_capi.config.settings import Settings
 from target_linkedin_capi.events.mapper import EventMapper
 from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
-
-API_BASE = "https://api.linkedin.test/rest"
-OAUTH_URL = "https://www.linkedin.test/oauth/v2/accessToken"
-TOKEN = "tok-SECRET-abc123"
-ACCOUNT = "123"
-RULE = "456"
-RULE_URN = f"urn:lla:llaPartnerConversion:{RULE}"
-ACCOUNT_QUERY = "account=urn%3Ali%3AsponsoredAccount%3A123"
-DAY_MS = 86_400_000
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def base_config(**overrides: Any) -> dict[str, Any]:
-    """A minimal valid config; `None` values remove a key."""
-    config: dict[str, Any] = {
-        "access_token": TOKEN,
-        "ad_account_id": ACCOUNT,
-        "conversion_rule_id": RULE,
-        "api_version": "202609",
-        "api_base_url": API_BASE,
-        "oauth_token_url": OAUTH_URL,
-    }
-    config.update(overrides)
-    return {k: v for k, v in config.items() if v is not None}
-
-
-def settings_of(**overrides: Any) -> Settings:
-    return parse_settings(base_config(**overrides))
+from tests.constants import API_BASE, API_VERSION, OAUTH_URL, RULE_URN, TOKEN
+from tests.helpers import base_config, settings_of
 
 
 def mapper_of(
@@ -96,7 +68,7 @@ def make_client(**overrides: Any) -> LinkedInClient:
     )
     args: dict[str, Any] = {
         "api_base_url": API_BASE,
-        "api_version": "202609",
+        "api_version": API_VERSION,
         "tokens": tokens,
         "session": session,
         "connect_timeout": 1.0,

@@ -13,6 +13,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from tests.constants import EMULATOR_ACCOUNT, EMULATOR_TOKEN
+from tests.helpers import child_env
+
 STREAM = "public-conversions"
 SCHEMA = {
     "type": "object",
@@ -126,7 +129,7 @@ def run_target(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**_base_env(), **(env or {})},
+        env={**child_env(), **(env or {})},
     )
     if pace is None:
         stdout, stderr = proc.communicate(input_text, timeout=timeout)
@@ -167,18 +170,12 @@ def _feed(proc: subprocess.Popen[str], text: str, pace: tuple[int, float]) -> No
         pass  # the target stopped early; the test looks at why
 
 
-def _base_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("TARGET_LINKEDIN_CAPI_")}
-
-
 def base_config(emu: Any, rule_id: int | str, **overrides: Any) -> dict[str, Any]:
     config = {
-        "access_token": "emulator-token",
+        "access_token": EMULATOR_TOKEN,
         "api_base_url": emu.base_url,
         "oauth_token_url": emu.oauth_token_url,
-        "ad_account_id": "5010001",
+        "ad_account_id": str(EMULATOR_ACCOUNT),
         "conversion_rule_id": str(rule_id),
         "field_mappings": {k: v for k, v in MAPPINGS.items() if k != "event_id"},
         "retry_max_wait_seconds": 30,

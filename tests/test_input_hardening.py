@@ -29,6 +29,7 @@ from target_linkedin_capi.sinks import (
     check_schema,
 )
 from tests.harness import SCHEMA, STREAM, base_config, hashed_email, record
+from tests.helpers import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 HARD_LIMIT = 30  # seconds: generous; a hang or a runaway is what is being ruled out
@@ -92,17 +93,13 @@ def _run(
         cap = 3 * 1024**3
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-    import os
-
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_LINKEDIN_CAPI_")}
-    child_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "target_linkedin_capi", "--config", str(tmp_path / "config.json")],
         input=data,
         capture_output=True,
         timeout=HARD_LIMIT,
         preexec_fn=limit_memory,
-        env=child_env,
+        env={**child_env(), **(env or {})},
         cwd=ROOT,
         check=False,
     )

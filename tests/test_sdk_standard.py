@@ -32,11 +32,10 @@ from singer_sdk.testing.templates import TargetFileTestTemplate
 
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.target import TargetLinkedInCapi
+from tests.constants import API_BASE, RULE_URN
 
-API_BASE = "https://api.linkedin.test/rest"
 EVENTS_URL = f"{API_BASE}/conversionEvents"
 RULE_URL = f"{API_BASE}/conversions/456?account=urn%3Ali%3AsponsoredAccount%3A123"
-RULE_URN = "urn:lla:llaPartnerConversion:456"
 RECENT_MS = int(time.time() * 1000) - 3_600_000  # an hour ago
 EXTERNAL_ID = "sdk-test-user"
 WORK_DIR = Path(tempfile.gettempdir()) / f"target-linkedin-capi-sdk-tests-{os.getpid()}"

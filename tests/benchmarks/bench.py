@@ -23,6 +23,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from tests.constants import EMULATOR_ACCOUNT, EMULATOR_TOKEN
+
 CSV_TARGET = "meltanolabs-target-csv==0.5.0"
 EXTRA = json.loads(os.environ.get("BENCH_TARGET_CONFIG", "{}"))  # extra target settings
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "target-linkedin-capi"
@@ -197,8 +199,8 @@ def run(cmd: list[str], input_path: Path) -> tuple[float, int, int]:
 
 def target_cmd(work: Path, emulator_url: str, rule_id: str) -> list[str]:
     config = {
-        "access_token": "emulator-token", "api_base_url": f"{emulator_url}/rest",
-        "ad_account_id": "5010001", "conversion_rule_id": rule_id, "field_mappings": MAPPINGS,
+        "access_token": EMULATOR_TOKEN, "api_base_url": f"{emulator_url}/rest",
+        "ad_account_id": str(EMULATOR_ACCOUNT), "conversion_rule_id": rule_id, "field_mappings": MAPPINGS,
         "rejected_records_path": str(work / "rejected.jsonl"), "rate_limit_per_minute": 100000, **EXTRA,
     }  # fmt: skip
     path = work / "target.json"
@@ -210,7 +212,7 @@ def create_rule(emulator_url: str) -> str:
     import requests
 
     response = requests.post(f"{emulator_url}/_emulator/rules", timeout=10,
-                             json={"account": 5010001, "name": "Bench", "type": "PURCHASE"})  # fmt: skip
+                             json={"account": EMULATOR_ACCOUNT, "name": "Bench", "type": "PURCHASE"})  # fmt: skip
     response.raise_for_status()
     return str(response.json()["id"])
 

@@ -26,14 +26,11 @@ from target_linkedin_capi.delivery.ledger import (
     LedgerError,
     open_ledger,
 )
+from tests.helpers import in_ci
 
 NOW = datetime.now(timezone.utc)
 OLD = NOW - timedelta(days=200)
 EMAIL_ID = "jane.doe@example.com"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def pg_url(schema: str | None = None) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import in_ci
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOW_TO_RUN = (
     "start PostgreSQL (or point PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE at one), then run "
@@ -27,10 +29,6 @@ PLUGIN_EXECUTABLES = (
     ".meltano/extractors/tap-jsonl/venv/bin/tap-jsonl",
     ".meltano/loaders/target-linkedin-capi/venv/bin/target-linkedin-capi",
 )
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def skip_or_fail(message: str) -> None:

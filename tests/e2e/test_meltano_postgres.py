@@ -27,10 +27,12 @@ from typing import Any
 
 import pytest
 
+from tests.constants import EMULATOR_ACCOUNT as ACCOUNT
+from tests.constants import EMULATOR_TOKEN
+from tests.helpers import child_env
+
 pytestmark = [pytest.mark.e2e]
 
-EMULATOR_TOKEN = "emulator-token"
-ACCOUNT = 5010001
 CAMPAIGNS = [6010001, 6010002, 6010003]
 RULE_NAME = "E2E Postgres purchases (CAPI)"
 TAP = "tap-postgres"
@@ -168,11 +170,7 @@ def _sha256(text: str) -> str:
 
 
 def _meltano_env(db: Any, emu: Any, rejected_path: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TARGET_LINKEDIN_CAPI_", "TAP_POSTGRES_", "MELTANO_"))
-    }
+    env = child_env("TAP_POSTGRES_", "MELTANO_")
     env.update(db.tap_env())
     env.update(
         {

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from target_linkedin_capi.linkedin.vocabulary import CONVERSION_TYPES
+from tests.helpers import child_env
 
 pytestmark = [pytest.mark.e2e]
 
@@ -35,11 +36,7 @@ def _scratch_project(tmp_path: Path) -> Path:
 
 
 def _meltano(meltano: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TARGET_LINKEDIN_CAPI_", "MELTANO_"))
-    }
+    env = child_env("MELTANO_")
     env.update(
         {
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",

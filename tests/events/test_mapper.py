@@ -15,9 +15,9 @@ import pytest
 
 from target_linkedin_capi.events.fields import CANONICAL_FIELDS
 from target_linkedin_capi.events.mapper import EventMapper, Rejection
+from tests.constants import DAY_MS, RULE_URN  # the rule of the shared base config
+from tests.helpers import now_ms
 
-RULE_URN = "urn:lla:llaPartnerConversion:456"  # the rule of conftest's base config
-DAY_MS = 86_400_000
 EMAIL = "jane.doe@example.com"
 EMAIL_HASH = hashlib.sha256(EMAIL.encode()).hexdigest()
 # LinkedIn's event element: the only keys it accepts.
@@ -33,10 +33,6 @@ ID_TYPES = {
     "SHA256_IP_ADDRESS",
     "GOOGLE_AID",
 }
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def recent() -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -19,15 +18,16 @@ from target_linkedin_capi.events.batches import map_batch
 from target_linkedin_capi.events.fields import CANONICAL_FIELDS
 from target_linkedin_capi.events.mapper import EventMapper, Rejection
 from target_linkedin_capi.report.run_report import RunReport
+from tests.constants import DAY_MS
+from tests.helpers import now_ms
 
-DAY_MS = 86_400_000
 EMAIL = "jane.doe@example.com"
 NESTED = {"tier": "gold", "email": "nested189@example.org", "name": "Secret Person"}
 ARRAY = ["crm-190", "nested189@example.org"]
 
 
 def recent() -> int:
-    return int(time.time() * 1000) - DAY_MS
+    return now_ms() - DAY_MS
 
 
 def test_text_array_to_external_id_sends_first_non_empty_element(

@@ -16,13 +16,10 @@ from target_linkedin_capi.linkedin.client import LinkedInClient
 from target_linkedin_capi.linkedin.errors import BatchRefusedError, LinkedInError, parse_failures
 from target_linkedin_capi.linkedin.restli import RestliMethod
 from target_linkedin_capi.linkedin.transport import RateLimiter, Request
+from tests.constants import ACCOUNT_QUERY, API_BASE, OAUTH_URL, TOKEN
 
 # Same values as tests/conftest.py.
-API_BASE = "https://api.linkedin.test/rest"
 EVENTS_URL = f"{API_BASE}/conversionEvents"
-OAUTH_URL = "https://www.linkedin.test/oauth/v2/accessToken"
-TOKEN = "tok-SECRET-abc123"
-ACCOUNT_QUERY = "account=urn%3Ali%3AsponsoredAccount%3A123"
 
 MakeClient = Callable[..., LinkedInClient]
 PAYLOAD_MARKER = "payload-marker-4f2a"

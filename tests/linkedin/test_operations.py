@@ -18,10 +18,9 @@ from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
 from target_linkedin_capi.linkedin.models import AccountUser, RuleDraft
 from target_linkedin_capi.linkedin.transport import RECORDED_CREATE_ID, RecordingTransport
+from tests.constants import ACCOUNT_QUERY, API_BASE
 
 PACKAGE = Path(__file__).resolve().parents[2] / "target_linkedin_capi"
-API_BASE = "https://api.linkedin.test/rest"
-ACCOUNT_QUERY = "account=urn%3Ali%3AsponsoredAccount%3A123"
 
 
 class Lines:

@@ -16,11 +16,10 @@ from target_linkedin_capi.linkedin.client import LinkedInClient
 from target_linkedin_capi.linkedin.transport import RecordingTransport
 from target_linkedin_capi.plan.reconcile import ResolvedRule, RuleManager
 from target_linkedin_capi.report.run_report import JsonLines
+from tests.constants import ACCOUNT_QUERY, API_BASE
 
 # Same values as tests/conftest.py.
-API_BASE = "https://api.linkedin.test/rest"
 ACCOUNT_URN = "urn:li:sponsoredAccount:123"
-ACCOUNT_QUERY = "account=urn%3Ali%3AsponsoredAccount%3A123"
 RULE_URL = f"{API_BASE}/conversions/456?{ACCOUNT_QUERY}"
 FINDER_URL = f"{API_BASE}/conversions"
 LINK_URL = (

@@ -20,6 +20,7 @@ import pytest
 from target_linkedin_capi.config.settings import parse_settings
 from target_linkedin_capi.errors import ConfigError
 from target_linkedin_capi.report.run_report import JsonLines, RunReport
+from tests.helpers import base_config
 
 SECRET = "s3cret-for-hmac-0123456789"
 DERIVED = "k-" + "0123456789abcdef" * 2 + "01234567"
@@ -46,13 +47,6 @@ def reject_one(path: Path, secret: str | None = None, **overrides: Any) -> dict[
     report.rejected_file.close()
     [written] = [json.loads(x) for x in path.read_text().splitlines()]
     return written
-
-
-def base_config(**overrides: Any) -> dict[str, Any]:
-    config = {"access_token": "tok-SECRET-abc123", "ad_account_id": "123",
-              "conversion_rule_id": "456", "api_version": "202609"}  # fmt: skip
-    config.update(overrides)
-    return config
 
 
 # -- item 6: what a rejected line holds ----------------------------------------------------------
