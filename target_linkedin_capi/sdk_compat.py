@@ -159,13 +159,16 @@ class SdkTargetHooks(Target):
         about_format: str | None = None,
         config: _ConfigInput | None = None,
         file_input: IO[str] | None = None,
+        **command_options: Any,
     ) -> None:
         # Target.invoke, line for line, except that building the target and listening go
-        # through start_from_cli/listen_from_cli (where the target reports errors).
+        # through start_from_cli/listen_from_cli (where the target reports errors), and that
+        # the options the target adds to the command (its operator commands) reach it.
         super(Target, cls).invoke(about=about, about_format=about_format)
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
         target = cls.start_from_cli(config.config, parse_env_config=config.parse_env)
+        target.run_command_options(command_options, about_format)
         target.listen_from_cli(file_input)
 
     @classmethod
@@ -176,6 +179,12 @@ class SdkTargetHooks(Target):
     def listen_from_cli(self, file_input: IO[str] | None) -> None:
         """Process the input (stdin unless --input), as Target.invoke does."""
         self.listen(file_input)
+
+    def run_command_options(self, options: dict[str, Any], output_format: str | None) -> None:
+        """Act on the options the target added to the SDK's command (none by default)."""
+        if any(value not in (None, False, ()) for value in options.values()):
+            msg = f"{type(self).__name__} takes no options {sorted(options)}"
+            raise NotImplementedError(msg)
 
 
 # -- the sink -------------------------------------------------------------------------------

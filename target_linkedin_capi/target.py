@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
+import click
 import msgspec
 from singer_sdk.contrib.msgspec import decoder as _msgspec_decoder
 from singer_sdk.exceptions import (
@@ -26,6 +27,7 @@ from singer_sdk.exceptions import (
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_linkedin_capi.commands import COMMANDS, requested
 from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.errors import ConfigError, FatalError
 from target_linkedin_capi.report.redaction import SecretFilter
@@ -434,6 +436,38 @@ class TargetLinkedInCapi(SdkTargetHooks):
             cls.logger.error("%s", _unexpected(exc, "while starting"))
             cls.logger.debug("Where the run stopped:\n%s", safe_traceback(exc))
             sys.exit(1)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command plus the operator commands (`--check`, `--list`, ...)."""
+        command = super().get_singer_command()
+        command.params.extend(operator.option for operator in COMMANDS)
+        return command
+
+    @override
+    def run_command_options(self, options: dict[str, Any], output_format: str | None) -> None:
+        # An operator command runs instead of reading input, then the process exits.
+        try:
+            asked = requested(options)
+        except click.UsageError as exc:
+            self.logger.error("%s", exc.format_message())
+            sys.exit(2)
+        if asked is None:
+            return
+        command, value = asked
+        try:
+            code = command.run(self.run, value, output_format)
+        except FatalError as exc:
+            self.logger.error("%s", exc)
+            code = 1
+        except Exception as exc:  # noqa: BLE001 - reported as one paragraph, exit 1
+            self.logger.error("%s", _unexpected(exc, f"while running {command.option.opts[0]}"))
+            self.logger.debug("Where it stopped:\n%s", safe_traceback(exc))
+            code = 1
+        finally:
+            self.run.close()
+        sys.exit(code)
 
     @override
     def listen_from_cli(self, file_input: IO[str] | None) -> None:
