@@ -1,6 +1,6 @@
 """LinkedIn's vocabulary: enums, limits and URN forms, in one place.
 
-Source: ../shared/reference/linkedin-conversions-api.md (LinkedIn's Learn pages as of 2026-10).
+Sources: LinkedIn's Learn pages as of 2026-10, listed in docs/linkedin-api.md.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CONVERSION_TYPES: tuple[str, ...] = (
     "DONATE", "ADD_TO_LIST", "START_TRIAL", "OUTBOUND_CLICK", "CONTACT", "QUALIFIED_LEAD",
     "MARKETING_QUALIFIED_LEAD", "SALES_QUALIFIED_LEAD",
 )  # fmt: skip
-# MQL/SQL came back for new rules in 202608 (reference §3.2).
+# MQL/SQL came back for new rules in 202608 (LinkedIn's recent-changes page).
 TYPE_MIN_API_VERSION = {"MARKETING_QUALIFIED_LEAD": 202608, "SALES_QUALIFIED_LEAD": 202608}
 
 ATTRIBUTION_TYPES = ("LAST_TOUCH_BY_CAMPAIGN", "LAST_TOUCH_BY_CONVERSION")

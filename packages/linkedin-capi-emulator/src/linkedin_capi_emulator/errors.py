@@ -1,4 +1,4 @@
-"""LinkedIn's error bodies, verbatim where the reference records them (reference §1.5, §5, §10)."""
+"""LinkedIn's error bodies, verbatim where LinkedIn documents them or they were observed."""
 
 from __future__ import annotations
 

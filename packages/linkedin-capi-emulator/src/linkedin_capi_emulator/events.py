@@ -1,4 +1,4 @@
-"""``POST /rest/conversionEvents``: single CREATE and BATCH_CREATE (reference §1.3, §1.4, §10)."""
+"""``POST /rest/conversionEvents``: single CREATE and BATCH_CREATE."""
 
 from __future__ import annotations
 
@@ -117,5 +117,5 @@ def create(request: Request, state: State) -> Response:
     state.store_events(elements)
     if batch:
         return json_response(200, {"elements": [{"status": 201}] * len(elements)})
-    # The created-resource id is opaque and unrelated to eventId (reference §1.3).
+    # The created-resource id is opaque and unrelated to eventId.
     return Response(201, None, {"x-restli-id": secrets.token_hex(12)})

@@ -1,4 +1,4 @@
-"""Gateway checks every ``/rest`` call passes before endpoint logic (reference §10 steps 2-6)."""
+"""Gateway checks every ``/rest`` call passes before endpoint logic (version, token, scope, throttle)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/rest/campaignConversions``: campaign <-> rule associations by compound key (reference §4)."""
+"""``/rest/campaignConversions``: campaign <-> rule associations by compound key."""
 
 from __future__ import annotations
 

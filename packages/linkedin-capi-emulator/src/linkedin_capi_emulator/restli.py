@@ -1,4 +1,4 @@
-"""Rest.li 2.0 URL syntax: compound keys, ``List(...)`` and raw query strings (reference §7).
+"""Rest.li 2.0 URL syntax: compound keys, ``List(...)`` and raw query strings.
 
 Keys are parsed from the RAW request target on purpose: a generic URL decoder would hide exactly
 the encoding mistakes (encoded parentheses, literal colons) the emulator exists to catch.

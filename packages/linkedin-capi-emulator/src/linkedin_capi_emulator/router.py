@@ -1,4 +1,4 @@
-"""Route table and dispatch for LinkedIn paths: 404/405 first, then the gateway (§10 steps 1-6)."""
+"""Route table and dispatch for LinkedIn paths: 404/405 first, then the gateway (routing, version, token, scope and throttle checks, in LinkedIn's order)."""
 
 from __future__ import annotations
 

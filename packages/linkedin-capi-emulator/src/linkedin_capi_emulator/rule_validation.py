@@ -1,4 +1,4 @@
-"""Validation of conversion-rule create and partial-update bodies (reference §3.1, §3.2)."""
+"""Validation of conversion-rule create and partial-update bodies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/rest/conversions``: get, finder ``q=account``, create and partial update (reference §3)."""
+"""``/rest/conversions``: get, finder ``q=account``, create and partial update."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _account_param(request: Request) -> int | Response:
 
 
 def _rule_id(raw: str) -> int | Response:
-    # The path takes the bare numeric id, never the URN (reference §3.3).
+    # The path takes the bare numeric id, never the URN.
     if raw.isascii() and raw.isdigit():
         return int(raw)
     return json_response(400, errors.bad_request(f"Invalid key: {raw}"))

@@ -1,4 +1,4 @@
-"""Schema validation of conversion events with Rest.li's exact messages (reference §1.5, §2, §10).
+"""Schema validation of conversion events with Rest.li's exact messages.
 
 Hot path: a 5,000-element batch goes through :func:`validate_event` once per element, so the
 valid case is a handful of dict/set operations and nothing is compiled or copied per element.

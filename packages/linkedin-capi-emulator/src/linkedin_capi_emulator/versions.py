@@ -1,10 +1,10 @@
-"""LinkedIn-Version header parsing and the set of active API versions (reference §8, §10 step 3)."""
+"""LinkedIn-Version header parsing and the set of active API versions."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-# As of the reference's cut-off: 202510, 202511, 202601-202609 are active, 202610/202611 are assumed
+# As LinkedIn's migrations table read in 2026-09: 202510, 202511, 202601-202609 are active, 202610/202611 are assumed
 # released; 202512 never existed.
 DEFAULT_ACTIVE_VERSIONS: frozenset[str] = frozenset(
     ["202510", "202511"] + [f"2026{month:02d}" for month in range(1, 10)] + ["202610", "202611"]
