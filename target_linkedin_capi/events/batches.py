@@ -43,7 +43,7 @@ def map_batch(mappers: Sequence[EventMapper], records: Sequence[dict[str, Any]])
     for index, record in enumerate(records):
         for mapper_index, mapper in enumerate(mappers):
             result = mapper.map(record)
-            if result.__class__ is Rejection:
+            if isinstance(result, Rejection):
                 out.rejections.append(
                     (index, mapper_index, result.reason, result.field, result.message,
                      mapper.event_id_of(record))

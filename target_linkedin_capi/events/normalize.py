@@ -82,6 +82,7 @@ def text(value: object) -> str | None:
     """
     cls = value.__class__
     if cls is str:
+        # The exact-class test (faster than isinstance here) does not narrow for mypy.
         return value.strip() or None  # type: ignore[attr-defined]
     if value is None:
         return None
@@ -109,6 +110,7 @@ def email_hash(value: object) -> str | None:
     A bad email is an unusable identifier, not a bad record; only an object or array
     raises (`Invalid`, reason `value_not_text`) so that the caller can say so.
     """
+    # The exact-class test (faster than isinstance here) does not narrow for mypy.
     raw = value.strip() if value.__class__ is str else text(value)  # type: ignore[attr-defined]
     if not raw:
         return None
@@ -208,7 +210,7 @@ def amount(value: object) -> str | None:
     rejected: such a value is a fault upstream, and formatting 1e-300000000 without an
     exponent would need 300 MB.
     """
-    if value is None or (value.__class__ is str and not value.strip()):  # type: ignore[attr-defined]
+    if value is None or (value.__class__ is str and not value.strip()):  # type: ignore[attr-defined]  # exact-class test
         return None
     number = _decimal_of(value, "value_amount", "value_invalid")
     if number < 0:
@@ -218,16 +220,18 @@ def amount(value: object) -> str | None:
     if number.adjusted() >= _MAX_AMOUNT_DIGITS:
         raise Invalid("value_invalid", "value_amount is implausibly large (1e40 or more)")
     digits, exponent = number.as_tuple()[1:]
-    if exponent < -_MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
+    if not isinstance(exponent, int):  # only NaN and infinities have a letter; excluded above
+        raise Invalid("value_invalid", "value_amount is not a finite number")
+    if exponent < -_MAX_AMOUNT_DECIMALS:
         # Trailing zeros are harmless (19.9900…0): drop them exactly (no context, so no
         # rounding and no underflow to 0); the digits are bounded already.
         zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
-        if exponent + zeros < -_MAX_AMOUNT_DECIMALS:  # type: ignore[operator]
+        if exponent + zeros < -_MAX_AMOUNT_DECIMALS:
             raise Invalid(
                 "value_invalid",
                 f"value_amount has more than {_MAX_AMOUNT_DECIMALS} decimal places",
             )
-        number = Decimal((0, digits[: len(digits) - zeros], exponent + zeros))  # type: ignore[operator]
+        number = Decimal((0, digits[: len(digits) - zeros], exponent + zeros))
     return format(number, "f")
 
 
@@ -325,7 +329,7 @@ def external_id(value: object) -> str | None:
     if value.__class__ is not list and not isinstance(value, tuple):
         return text(value)
     skipped = False
-    for element in value:  # type: ignore[attr-defined]
+    for element in value:  # type: ignore[attr-defined]  # a list or tuple, tested above
         try:
             found = text(element)
         except Invalid:

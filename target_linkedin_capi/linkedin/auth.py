@@ -375,9 +375,9 @@ def _make_private_folders(folder: Path) -> None:
         created.mkdir(mode=0o700)
 
 
-def _days(seconds: object) -> int | None:
+def _days(seconds: Any) -> int | None:
     try:
-        return int(float(seconds)) // 86400 if seconds is not None else None  # type: ignore[arg-type]
+        return int(float(seconds)) // 86400 if seconds is not None else None
     except (TypeError, ValueError):
         return None
 

@@ -219,7 +219,7 @@ class HttpTransport:
             | stop_when_event_set(self.aborted),
             wait=wait,
             before_sleep=log_retry,
-            sleep=self.aborted.wait,  # an abort cuts the wait short
+            sleep=self._sleep,
             reraise=True,
         )
         try:
@@ -228,6 +228,10 @@ class HttpTransport:
             if should_retry(error) and request.attempts != 1:
                 error.retries = (self.retry_max_attempts, self.retry_max_wait)
             raise
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait between attempts; an abort (another thread's fatal error) cuts it short."""
+        self.aborted.wait(seconds)
 
     def _attempt(self, request: Request) -> Answer:
         url = self.url(request)

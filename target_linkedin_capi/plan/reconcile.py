@@ -90,8 +90,9 @@ class RuleManager:
             return known
 
         if spec.rule_id:
-            rule: ConversionRule | None = self.client.get_rule(spec.account_id, spec.rule_id)
-            self._verify(spec, rule)
+            found = self.client.get_rule(spec.account_id, spec.rule_id)
+            self._verify(spec, found)
+            rule: ConversionRule | None = found
         else:
             rule = self._find_by_name(spec)
         if rule is None:

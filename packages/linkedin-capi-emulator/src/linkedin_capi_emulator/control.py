@@ -97,6 +97,7 @@ def _add_campaign(state: State, body: dict[str, Any] | None) -> Response:
     name, status, type."""
     extra = {k: v for k, v in (body or {}).items() if k in _CAMPAIGN_FIELDS}
     try:
+        # A missing body (None) raises TypeError, answered below like a missing key.
         account, campaign = int(body["account"]), int(body["campaign"])  # type: ignore[index]
     except (KeyError, TypeError, ValueError):
         return _error(400, 'expected {"account": N, "campaign": N}')

@@ -109,7 +109,7 @@ class Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         """Body bytes (Content-Length or chunked); None when a body-carrying verb has neither."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
