@@ -132,6 +132,8 @@ def _insert(db: PgServer, rows: list[dict[str, Any]]) -> None:
     conn = db.connect()
     try:
         cur = conn.cursor()
+        # Where the user may not create databases, scratch_database hands out PGDATABASE itself.
+        cur.execute("DROP TABLE IF EXISTS public.orders")
         cur.execute(CREATE_TABLE)
         cur.executemany(
             f"INSERT INTO public.orders ({', '.join(columns)}) "  # noqa: S608
