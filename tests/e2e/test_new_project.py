@@ -33,15 +33,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.constants import EMULATOR_ACCOUNT as ACCOUNT
+from tests.constants import EMULATOR_TOKEN
 from tests.e2e.conftest import REPO_ROOT, PgServer, skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.xdist_group("meltano")]
 
 TAP = "tap-postgres"
 TARGET = "target-linkedin-capi"
-EMULATOR_TOKEN = "emulator-token"  # the emulator's default token, ad account and campaign
-ACCOUNT = 5010001
-CAMPAIGN = 6010001
+CAMPAIGN = 6010001  # one of the emulator's default campaigns of EMULATOR_ACCOUNT
 RULE_NAME = "Server-side purchases"
 STEP_TIMEOUT = 600
 
