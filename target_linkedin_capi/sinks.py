@@ -291,6 +291,14 @@ class ConversionSink(SdkBatchSinkHooks):
         self.max_batch_records = self.max_size
         self.key_properties_tuple = tuple(self.key_properties)
         self.overrides_preprocess = type(self).preprocess_record is not BatchSink.preprocess_record
+        # A mapping to a column the stream lacks would send every event without that field:
+        # stop before anything of this stream is sent. Checked here, on the schema the sink
+        # gets (after stream maps), before the SDK's setup() wraps errors in its own line.
+        properties = self.schema.get("properties")
+        for spec, _rule in target.run.rules_for_stream(stream_name):
+            problem = mapping_problem(spec, stream_name, properties)
+            if problem is not None:
+                raise FatalError(problem)
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -313,12 +321,6 @@ class ConversionSink(SdkBatchSinkHooks):
         # JSON Schema allows undeclared properties unless additionalProperties is false, and
         # the SDK passes them on: only a closed schema rules a same-named property out.
         open_schema = properties is None or self.schema.get("additionalProperties") is not False
-        for spec, _rule in resolved:
-            # A mapping to a column the stream lacks would send every event without that
-            # field: stop before anything of this stream is sent.
-            problem = mapping_problem(spec, self.stream_name, properties)
-            if problem is not None:
-                raise FatalError(problem)
         mappers = []
         for spec, rule in resolved:
             mapper = EventMapper(

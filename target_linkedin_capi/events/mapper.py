@@ -134,22 +134,27 @@ def mapping_problem(
     if not properties:
         return None
     for field_name, mapping in rule.field_mappings.items():
-        for path in paths_of(mapping):
-            column = path.split(".", 1)[0]
-            if column in properties:
-                continue
-            close = difflib.get_close_matches(column, list(properties), n=3)
-            hint = (
-                "did you mean " + " or ".join(f"`{name}`" for name in close) + "?"
-                if close
-                else f"its properties are {_listing(properties)}."
-            )
-            return (
-                f"{rule.label}: field_mappings.{field_name} reads `{path}`, but stream "
-                f"`{stream_name}` has no property `{column}`; {hint} Correct the mapping "
-                "(top-level field_mappings or the matching conversion_rules entry's) or "
-                "the tap's columns; nothing was sent for this stream."
-            )
+        paths = paths_of(mapping)
+        columns = [path.split(".", 1)[0] for path in paths]
+        if any(column in properties for column in columns):
+            # A fallback list is meant for streams that differ (several sources of the
+            # same identifier): it needs one path the stream has, not all of them.
+            continue
+        column = columns[0]
+        close = difflib.get_close_matches(column, list(properties), n=3)
+        hint = (
+            "did you mean " + " or ".join(f"`{name}`" for name in close) + "?"
+            if close
+            else f"its properties are {_listing(properties)}."
+        )
+        reads = " or ".join(f"`{path}`" for path in paths)
+        lacks = " nor ".join(f"`{name}`" for name in dict.fromkeys(columns))
+        return (
+            f"{rule.label}: field_mappings.{field_name} reads {reads}, but stream "
+            f"`{stream_name}` has no property {lacks}; {hint} Correct the mapping "
+            "(top-level field_mappings or the matching conversion_rules entry's) or "
+            "the tap's columns; nothing was sent for this stream."
+        )
     return None
 
 

@@ -219,13 +219,18 @@ def test_mapping_to_missing_column_is_a_problem_with_a_suggestion(
     assert "did you mean `email`?" in problem
 
 
-def test_every_fallback_path_is_checked_and_nested_is_lenient(
+def test_a_fallback_list_needs_one_path_the_stream_has_and_nested_is_lenient(
     make_settings: Callable[..., Any],
 ) -> None:
-    spec = make_settings(field_mappings={"email": ["email", "customer.mail", "cusomer.email"]})
-    rule = spec.rules[0]
-    problem = mapping_problem(rule, "orders", {"email", "customer"})
-    assert problem is not None and "`cusomer`" in problem and "did you mean `customer`?" in problem
+    # A list serves streams that differ: one stream has `email`, another `customer.mail`.
+    rule = make_settings(field_mappings={"email": ["email", "customer.mail"]}).rules[0]
+    assert mapping_problem(rule, "orders", {"email"}) is None
+    assert mapping_problem(rule, "signups", {"customer"}) is None
+    # None of them: a typo, reported with every path and the closest names.
+    typo = make_settings(field_mappings={"email": ["e_mail", "cusomer.email"]}).rules[0]
+    problem = mapping_problem(typo, "orders", {"email", "customer"})
+    assert problem is not None
+    assert "`e_mail` or `cusomer.email`" in problem and "did you mean `email`?" in problem
     fine = make_settings(field_mappings={"email": ["email", "customer.anything.below"]}).rules[0]
     assert mapping_problem(fine, "orders", {"email", "customer"}) is None
 
