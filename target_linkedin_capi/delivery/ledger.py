@@ -45,7 +45,7 @@ insert and lookup cheaper. The price is the chance that a new event's key equals
 already in the ledger, which would make it look "already sent" and skip it: n / 2^64 per
 new event for a ledger of n entries. A very large account (1,000,000 conversions a day,
 10^8 entries kept for 100 days) would expect one such skip in about 500 years; one of
-10,000 a day, in about 5 million. Two stored entries sharing a key (the "birthday"
+10,000 a day, in about 5 million years. Two stored entries sharing a key (the "birthday"
 figure, ~3e-4 at 10^8 entries) cost nothing by themselves.
 
 Cost: every call is one statement whatever the number of ids (up to
@@ -82,7 +82,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -220,8 +220,8 @@ class Ledger:
         """Delete at most `limit` entries accepted before `older_than`; how many went.
 
         `older_than` defaults to now minus RETENTION and may not be later than now minus
-        LinkedIn's 90-day window (use `forget` to resend on purpose). Bounded work: SQLite
-        looks only at the `limit` oldest-recorded entries, PostgreSQL uses an index.
+        LinkedIn's 90-day window (use `forget` to resend on purpose). Bounded work: the
+        oldest entries come from an index on accepted_at.
         """
         self._writable("prune")
         now = datetime.now(timezone.utc)
@@ -360,7 +360,9 @@ class _SqliteLedger(Ledger):
         self, conn: sqlite3.Connection | None, shown: str, read_only: bool, salt: bytes | None
     ):
         super().__init__(shown, read_only, salt)
-        self._conn = conn
+        # None only for a read-only ledger without a file: every call returns before
+        # reaching the database (no digest key), so the hooks below never see None.
+        self._conn = cast(sqlite3.Connection, conn)
 
     @classmethod
     def open(cls, path: Path, shown: str, read_only: bool) -> _SqliteLedger:
