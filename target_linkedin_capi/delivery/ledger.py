@@ -29,20 +29,33 @@ Where it lives (``open_ledger(url, schema)``; the settings ``ledger_url`` and
 Tables (created on first use; two workers creating them at once is harmless: PostgreSQL
 serialises creation with an advisory lock, SQLite with its write lock):
 
-- ``linkedin_capi_ledger (rule_id, event_key, accepted_at)``, primary key
-  ``(rule_id, event_key)``. ``accepted_at`` is epoch milliseconds. ``event_key`` is a
-  128-bit keyed BLAKE2b digest of the eventId, never the id itself: an id mapped from an
-  email column must not end up in a file in the clear. The key is random per ledger, so
-  the digests cannot be matched against hashes made elsewhere (such as LinkedIn's
-  SHA-256 of emails); it is pseudonymisation, not anonymity, for whoever holds the
-  ledger. 128 bits make a false "already sent" practically impossible.
+- ``linkedin_capi_ledger (rule_id, event_key, accepted_at)``, primary key ``event_key``
+  (SQLite: the rowid itself, so the table is a single B-tree), an index on
+  ``accepted_at`` for pruning. ``accepted_at`` is epoch milliseconds. ``event_key`` is a
+  signed 64-bit integer: a keyed BLAKE2b digest of the rule id and the eventId together,
+  never the id itself: an id mapped from an email column must not end up in a file in
+  the clear. The key is random per ledger, so the digests cannot be matched against
+  hashes made elsewhere (such as LinkedIn's SHA-256 of emails); it is pseudonymisation,
+  not anonymity, for whoever holds the ledger.
 - ``linkedin_capi_ledger_meta (key, value)``: ``format_version`` and the digest key.
+
+Why 64 bits: an 8-byte integer key halves the table and index against a 16-byte one
+(format 1 kept a rowid table plus a (rule, 16-byte digest) index) and makes every
+insert and lookup cheaper. The price is the chance that a new event's key equals one
+already in the ledger, which would make it look "already sent" and skip it: n / 2^64 per
+new event for a ledger of n entries. A very large account (1,000,000 conversions a day,
+10^8 entries kept for 100 days) would expect one such skip in about 500 years; one of
+10,000 a day, in about 5 million years. Two stored entries sharing a key (the "birthday"
+figure, ~3e-4 at 10^8 entries) cost nothing by themselves.
 
 Cost: every call is one statement whatever the number of ids (up to
 :data:`MAX_IDS_PER_QUERY`), keyed on the primary key, so nothing loads the table and
-memory is bounded by the batch. SQLite runs in WAL mode with ``synchronous=NORMAL``: a
-killed process loses nothing, a power cut may lose the last commits (those events could
-be sent once more). PostgreSQL is one autocommit connection shared under a lock.
+memory is bounded by the batch (and SQLite's page cache, 2 MB by default). SQLite runs
+in WAL mode with ``synchronous=NORMAL``: a killed process loses nothing, a power cut may
+lose the last commits (those events could be sent once more). PostgreSQL is one
+autocommit connection shared under a lock; if it drops (a server restart, a failover, an
+idle timeout), the next call reconnects once and retries before it fails. Numbers:
+``python -m tests.benchmarks.ledger_bench``.
 
 Retention: LinkedIn rejects conversions older than 90 days, so entries older than
 :data:`RETENTION` (100 days: the window plus a margin) can never prevent a duplicate;
@@ -65,11 +78,11 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -86,7 +99,7 @@ PG_CONNECT_TIMEOUT = 5
 SQLITE_BUSY_TIMEOUT = 30.0
 # Above this, already_sent splits the ids (SQLite allows 32,766 parameters a statement).
 MAX_IDS_PER_QUERY = 10_000
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 1: 16-byte digests keyed by (rule_id, event_key)
 
 TABLE = "linkedin_capi_ledger"
 META_TABLE = "linkedin_capi_ledger_meta"
@@ -100,6 +113,9 @@ HOW_TO_DISABLE = (
     "or set ledger_enabled: false to run without the ledger "
     "(events sent by earlier runs may then be sent, and counted, again)"
 )
+
+
+_T = TypeVar("_T")
 
 
 class LedgerError(FatalError):
@@ -172,7 +188,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._closed = False
         # None: a read-only ledger whose tables do not exist yet (nothing was ever sent).
-        self._hasher = None if salt is None else hashlib.blake2b(digest_size=16, key=salt)
+        self._hasher = None if salt is None else hashlib.blake2b(digest_size=8, key=salt)
 
     # -- public API -------------------------------------------------------------------
 
@@ -180,13 +196,16 @@ class Ledger:
         """The ids among `event_ids` that LinkedIn accepted before for `rule_id`."""
         if not event_ids or self._hasher is None:
             return set()
-        by_key = self._keys(event_ids)
-        keys = sorted(by_key)
-        found: list[bytes] = []
-        with self._using("look up sent events"):
+        by_key = self._keys(rule_id, event_ids)
+        keys = sorted(by_key)  # in key order: each B-tree page is visited once
+
+        def select() -> list[int]:
+            found: list[int] = []
             for start in range(0, len(keys), MAX_IDS_PER_QUERY):
-                found.extend(self._select(rule_id, keys[start : start + MAX_IDS_PER_QUERY]))
-        return {by_key[bytes(key)] for key in found}
+                found.extend(self._select(keys[start : start + MAX_IDS_PER_QUERY]))
+            return found
+
+        return {by_key[key] for key in self._call("look up sent events", select)}
 
     def record(self, rule_id: str, event_ids: Sequence[str], accepted_at: datetime | float) -> None:
         """Remember that LinkedIn accepted `event_ids` for `rule_id` (insert or ignore)."""
@@ -194,16 +213,15 @@ class Ledger:
         at = to_epoch_ms(accepted_at)
         if not event_ids:
             return
-        keys = sorted(self._keys(event_ids))  # in key order: fewer pages touched
-        with self._using("record sent events"):
-            self._insert(rule_id, keys, at)
+        keys = sorted(self._keys(rule_id, event_ids))  # in key order: fewer pages touched
+        self._call("record sent events", self._insert, rule_id, keys, at)
 
     def prune(self, older_than: datetime | float | None = None, limit: int = PRUNE_LIMIT) -> int:
         """Delete at most `limit` entries accepted before `older_than`; how many went.
 
         `older_than` defaults to now minus RETENTION and may not be later than now minus
-        LinkedIn's 90-day window (use `forget` to resend on purpose). Bounded work: SQLite
-        looks only at the `limit` oldest-recorded entries, PostgreSQL uses an index.
+        LinkedIn's 90-day window (use `forget` to resend on purpose). Bounded work: the
+        oldest entries come from an index on accepted_at.
         """
         self._writable("prune")
         now = datetime.now(timezone.utc)
@@ -215,15 +233,13 @@ class Ledger:
             )
         if limit <= 0:
             return 0
-        with self._using("prune"):
-            return self._prune(cutoff, int(limit))
+        return self._call("prune", self._prune, cutoff, int(limit))
 
     def stats(self) -> list[RuleStats]:
         """Entries, oldest and newest acceptance per rule (reads the whole table)."""
         if self._hasher is None:
             return []
-        with self._using("read statistics"):
-            rows = self._stats()
+        rows = self._call("read statistics", self._stats)
         return [
             RuleStats(str(rule), int(n), from_epoch_ms(oldest), from_epoch_ms(newest))
             for rule, n, oldest, newest in rows
@@ -244,8 +260,7 @@ class Ledger:
             clauses.append(("accepted_at >= ", to_epoch_ms(since)))
         if until is not None:
             clauses.append(("accepted_at < ", to_epoch_ms(until)))
-        with self._using("forget entries"):
-            return self._delete(clauses)
+        return self._call("forget entries", self._delete, clauses)
 
     def close(self) -> None:
         with self._lock:
@@ -261,14 +276,18 @@ class Ledger:
 
     # -- shared plumbing --------------------------------------------------------------
 
-    def _keys(self, event_ids: Iterable[str]) -> dict[bytes, str]:
-        base = self._hasher
-        assert base is not None
-        keys: dict[bytes, str] = {}
+    def _keys(self, rule_id: str, event_ids: Iterable[str]) -> dict[int, str]:
+        assert self._hasher is not None
+        base = self._hasher.copy()
+        rule = rule_id.encode("utf-8", "surrogatepass")
+        # Length-prefixed, so no (rule, id) pair reads as another one.
+        base.update(len(rule).to_bytes(4, "big") + rule)
+        keys: dict[int, str] = {}
+        from_bytes = int.from_bytes
         for event_id in event_ids:
             digest = base.copy()
             digest.update(event_id.encode("utf-8", "surrogatepass"))
-            keys[digest.digest()] = event_id
+            keys[from_bytes(digest.digest(), "big", signed=True)] = event_id
         return keys
 
     def _writable(self, what: str) -> None:
@@ -278,18 +297,32 @@ class Ledger:
                 f"cannot {what}."
             )
 
-    @contextlib.contextmanager
-    def _using(self, what: str):
+    def _call(self, what: str, work: Callable[..., _T], *args: Any) -> _T:
+        """`work(*args)` under the lock; a lost connection gets one reconnect and retry."""
         with self._lock:
             if self._closed:
                 raise LedgerError(f"The delivery ledger at {self.url} is closed; cannot {what}.")
             try:
-                yield
+                return work(*args)
             except self._driver_errors as exc:
-                raise LedgerError(
-                    f"The delivery ledger at {self.url} failed to {what}: "
-                    f"{_sentence(self._describe(exc))} Check the database, {HOW_TO_DISABLE}."
-                ) from exc
+                if not self._reconnect(what, exc):
+                    raise self._failure(what, exc) from exc
+            # Every call is safe to repeat: lookups read, inserts ignore what is there,
+            # deletes take what still matches.
+            try:
+                return work(*args)
+            except self._driver_errors as exc:
+                raise self._failure(what, exc) from exc
+
+    def _failure(self, what: str, exc: BaseException) -> LedgerError:
+        return LedgerError(
+            f"The delivery ledger at {self.url} failed to {what}: "
+            f"{_sentence(self._describe(exc))} Check the database, {HOW_TO_DISABLE}."
+        )
+
+    def _reconnect(self, what: str, exc: BaseException) -> bool:
+        """After `exc`: whether a new connection is open and the call may be retried."""
+        return False
 
     _driver_errors: tuple[type[BaseException], ...] = ()
 
@@ -298,10 +331,10 @@ class Ledger:
 
     # -- backend hooks ----------------------------------------------------------------
 
-    def _select(self, rule_id: str, keys: list[bytes]) -> list[bytes]:
+    def _select(self, keys: list[int]) -> list[int]:
         raise NotImplementedError
 
-    def _insert(self, rule_id: str, keys: list[bytes], at: int) -> None:
+    def _insert(self, rule_id: str, keys: list[int], at: int) -> None:
         raise NotImplementedError
 
     def _prune(self, cutoff: int, limit: int) -> int:
@@ -327,7 +360,9 @@ class _SqliteLedger(Ledger):
         self, conn: sqlite3.Connection | None, shown: str, read_only: bool, salt: bytes | None
     ):
         super().__init__(shown, read_only, salt)
-        self._conn = conn
+        # None only for a read-only ledger without a file: every call returns before
+        # reaching the database (no digest key), so the hooks below never see None.
+        self._conn = cast(sqlite3.Connection, conn)
 
     @classmethod
     def open(cls, path: Path, shown: str, read_only: bool) -> _SqliteLedger:
@@ -364,24 +399,37 @@ class _SqliteLedger(Ledger):
             raise _open_error(shown, str(exc)) from None
         return cls(conn, shown, read_only, salt)
 
-    def _select(self, rule_id: str, keys: list[bytes]) -> list[bytes]:
+    def _select(self, keys: list[int]) -> list[int]:
+        # The key holds the rule: one probe of the rowid B-tree per id, sorted.
         marks = ",".join("?" * len(keys))
-        sql = f"SELECT event_key FROM {TABLE} WHERE rule_id = ? AND event_key IN ({marks})"  # noqa: S608 (only placeholders are interpolated)
-        return [row[0] for row in self._conn.execute(sql, (rule_id, *keys))]
+        sql = f"SELECT event_key FROM {TABLE} WHERE event_key IN ({marks})"  # noqa: S608 (only placeholders are interpolated)
+        return [row[0] for row in self._conn.execute(sql, keys)]
 
-    def _insert(self, rule_id: str, keys: list[bytes], at: int) -> None:
-        # One statement for the whole batch: its work runs without the GIL.
-        rows = ",".join(["(?)"] * len(keys))
-        sql = f"INSERT OR IGNORE INTO {TABLE} (rule_id, event_key, accepted_at) SELECT ?, column1, ? FROM (VALUES {rows})"  # noqa: S608
-        self._conn.execute(sql, (rule_id, at, *keys))
+    def _insert(self, rule_id: str, keys: list[int], at: int) -> None:
+        # One statement per MAX_IDS_PER_QUERY ids, which runs without the GIL (measured
+        # faster than executemany, which takes the GIL back between rows).
+        chunks = [keys[i : i + MAX_IDS_PER_QUERY] for i in range(0, len(keys), MAX_IDS_PER_QUERY)]
+        if len(chunks) > 1:
+            self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for chunk in chunks:
+                rows = ",".join(["(?)"] * len(chunk))
+                sql = f"INSERT OR IGNORE INTO {TABLE} (rule_id, event_key, accepted_at) SELECT ?, column1, ? FROM (VALUES {rows})"  # noqa: S608
+                self._conn.execute(sql, (rule_id, at, *chunk))
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
 
     def _prune(self, cutoff: int, limit: int) -> int:
-        # Rowids grow with insertion, so the lowest are the oldest entries: the work is
-        # bounded by `limit` without a second index to maintain on every insert.
+        # The accepted_at index bounds the work by `limit`; its inserts are cheap, as
+        # acceptance times only grow.
         return self._conn.execute(
-            f"DELETE FROM {TABLE} WHERE rowid IN "  # noqa: S608
-            f"(SELECT rowid FROM {TABLE} ORDER BY rowid LIMIT ?) AND accepted_at < ?",
-            (limit, cutoff),
+            f"DELETE FROM {TABLE} WHERE event_key IN (SELECT event_key FROM {TABLE} "  # noqa: S608
+            "WHERE accepted_at < ? ORDER BY accepted_at LIMIT ?)",
+            (cutoff, limit),
         ).rowcount
 
     def _stats(self) -> list[tuple[Any, ...]]:
@@ -441,11 +489,17 @@ def _sqlite_prepare(conn: sqlite3.Connection, read_only: bool) -> bytes | None:
         # workers creating the tables at once run one after the other.
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (rule_id TEXT NOT NULL, "
-                "event_key BLOB NOT NULL, accepted_at INTEGER NOT NULL, "
-                "PRIMARY KEY (rule_id, event_key))"
-            )
+            # Only a new table: an existing one of another shape or format is refused below.
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+            ).fetchone():
+                # INTEGER PRIMARY KEY is the rowid: one B-tree holds keys and rows, half
+                # the size of format 1's rowid table plus its (rule_id, event_key) index.
+                conn.execute(
+                    f"CREATE TABLE {TABLE} (rule_id TEXT NOT NULL, "
+                    "event_key INTEGER PRIMARY KEY, accepted_at INTEGER NOT NULL)"
+                )
+                conn.execute(f"CREATE INDEX {TABLE}_accepted_at ON {TABLE} (accepted_at)")
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
             )
@@ -486,6 +540,13 @@ def _check_shape(found: tuple[tuple[str, ...], ...], meta: dict[str, Any]) -> by
             "use another file, database or schema"
         )
     version = meta.get("format_version")
+    if version == "1":
+        raise LedgerError(
+            "it has format version '1', written by a development version of the ledger "
+            f"that this target no longer reads (it reads version {FORMAT_VERSION}); move the "
+            f"file away or drop the tables {TABLE} and {META_TABLE} to start a new ledger "
+            "(events it recorded may then be sent once more)"
+        )
     if version != FORMAT_VERSION:
         raise LedgerError(
             f"it has format version {version!r}, this target reads version {FORMAT_VERSION} "
@@ -504,22 +565,30 @@ def _check_shape(found: tuple[tuple[str, ...], ...], meta: dict[str, Any]) -> by
 
 
 class _PostgresLedger(Ledger):
-    def __init__(self, conn, table, meta_table, shown, read_only, salt, password):
+    def __init__(self, conn, table, meta_table, shown, read_only, salt, params):
         super().__init__(shown, read_only, salt)
         import psycopg
 
         self._driver_errors = (psycopg.Error,)
         self._conn = conn
         self._table = table
-        self._password = password
+        self._params = params  # to reconnect; holds the password: never shown
+        self._password = str(params.get("password") or "")
         sql = psycopg.sql
-        self._q_select = sql.SQL(
-            "SELECT event_key FROM {} WHERE rule_id = %s AND event_key = ANY(%s)"
-        ).format(table)
+        self._q_select = sql.SQL("SELECT event_key FROM {} WHERE event_key = ANY(%s)").format(table)
         self._q_insert = sql.SQL(
             "INSERT INTO {} (rule_id, event_key, accepted_at) "
-            "SELECT %s, k, %s FROM unnest(%s::bytea[]) AS k ON CONFLICT DO NOTHING"
+            "SELECT %s, k, %s FROM unnest(%s::bigint[]) AS k ON CONFLICT DO NOTHING"
         ).format(table)
+
+    @staticmethod
+    def _connect(params: dict[str, Any], read_only: bool):
+        import psycopg
+
+        conn = psycopg.connect(autocommit=True, **params)
+        if read_only:
+            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        return conn
 
     @classmethod
     def open(cls, url: URL, schema: str | None, shown: str, read_only: bool) -> _PostgresLedger:
@@ -551,9 +620,7 @@ class _PostgresLedger(Ledger):
         password = str(params.get("password") or "")
         conn = None
         try:
-            conn = psycopg.connect(autocommit=True, **params)
-            if read_only:
-                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            conn = cls._connect(params, read_only)
             schema = schema or conn.execute("SELECT current_schema()").fetchone()[0]
             if not schema:
                 raise LedgerError(
@@ -570,13 +637,31 @@ class _PostgresLedger(Ledger):
             if conn is not None:
                 conn.close()
             raise _open_error(shown, str(exc)) from None
-        return cls(conn, table, meta_table, shown, read_only, salt, password)
+        return cls(conn, table, meta_table, shown, read_only, salt, params)
 
-    def _select(self, rule_id: str, keys: list[bytes]) -> list[bytes]:
-        return [row[0] for row in self._conn.execute(self._q_select, (rule_id, keys))]
+    def _select(self, keys: list[int]) -> list[int]:
+        # Binary: the int8[] goes over the wire as 8 bytes an id, not as text.
+        rows = self._conn.execute(self._q_select, (keys,), binary=True)
+        return [row[0] for row in rows]
 
-    def _insert(self, rule_id: str, keys: list[bytes], at: int) -> None:
-        self._conn.execute(self._q_insert, (rule_id, at, keys))
+    def _insert(self, rule_id: str, keys: list[int], at: int) -> None:
+        self._conn.execute(self._q_insert, (rule_id, at, keys), binary=True)
+
+    def _reconnect(self, what: str, exc: BaseException) -> bool:
+        import psycopg
+
+        if not self._conn.closed:  # an error of the statement, not of the connection
+            return False
+        try:
+            self._conn = self._connect(self._params, self.read_only)
+        except psycopg.Error as again:
+            # from None: the driver's exception chain is not for the log.
+            raise LedgerError(
+                f"The delivery ledger at {self.url} failed to {what}: the connection was "
+                f"lost ({_sentence(self._describe(exc))[:-1]}) and reconnecting failed: "
+                f"{_sentence(self._describe(again))} Check the database, {HOW_TO_DISABLE}."
+            ) from None
+        return True
 
     def _prune(self, cutoff: int, limit: int) -> int:
         from psycopg import sql
@@ -636,8 +721,8 @@ def _pg_prepare(conn, schema: str, table, meta_table, read_only: bool) -> bytes 
             if not exists(TABLE):
                 conn.execute(
                     sql.SQL(
-                        "CREATE TABLE {} (rule_id text NOT NULL, event_key bytea NOT NULL, "
-                        "accepted_at bigint NOT NULL, PRIMARY KEY (rule_id, event_key))"
+                        "CREATE TABLE {} (rule_id text NOT NULL, event_key bigint PRIMARY KEY, "
+                        "accepted_at bigint NOT NULL)"
                     ).format(table)
                 )
                 conn.execute(

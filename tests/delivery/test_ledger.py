@@ -503,3 +503,178 @@ def test_postgres_bad_connection_parameter(pg_available: None) -> None:
     with pytest.raises(LedgerError, match="bogus") as caught:
         open_ledger(pg_url() + "?bogus=1&password=hunter2", None)
     assert "hunter2" not in str(caught.value)
+
+
+# -- format 2: one 64-bit key per (rule, eventId); reconnecting ------------------------
+
+
+def test_more_ids_in_one_record_than_sqlite_takes_parameters(opener: Opener) -> None:
+    ledger = opener()
+    sent = ids("big", 40_000)  # SQLite builds default to at most 32,766 parameters a statement
+    ledger.record("r1", sent, NOW)
+    assert ledger.already_sent("r1", [*sent, "other"]) == set(sent)
+    assert [s.entries for s in ledger.stats()] == [40_000]
+
+
+def test_rule_and_id_do_not_run_together(opener: Opener) -> None:
+    ledger = opener()
+    ledger.record("r1", ["2x"], NOW)
+    assert ledger.already_sent("r12", ["x"]) == set()
+    assert ledger.already_sent("r1", ["2x"]) == {"2x"}
+
+
+def test_sqlite_is_one_btree_keyed_by_64_bit_integers(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with open_ledger(f"sqlite:///{path}", None) as ledger:
+        ledger.record("r1", ids("e", 100), NOW)
+        ledger.record("r1", ids("old", 5), OLD)
+        conn = ledger._conn
+        # No separate primary-key index: the key is the rowid of the table itself.
+        indexes = [row[1] for row in conn.execute("PRAGMA index_list(linkedin_capi_ledger)")]
+        assert indexes == ["linkedin_capi_ledger_accepted_at"]
+        types = conn.execute("SELECT DISTINCT typeof(event_key) FROM linkedin_capi_ledger")
+        assert types.fetchall() == [("integer",)]
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        assert ledger.prune(limit=3) == 3
+        conn.set_trace_callback(None)
+        [delete] = [s for s in statements if s.startswith("DELETE")]
+        plan = " ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {delete}"))
+        # Bounded: the oldest entries come from the index, not from a scan of the table.
+        assert "INDEX linkedin_capi_ledger_accepted_at (accepted_at<?)" in plan, plan
+        assert "SCAN" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgres_keys_are_64_bit_integers(pg_schema: str) -> None:
+    with open_ledger(pg_url(), pg_schema) as ledger:
+        ledger.record("r1", [EMAIL_ID], NOW)
+    with pg_admin() as conn:
+        columns = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = 'linkedin_capi_ledger' "
+            "ORDER BY ordinal_position",
+            (pg_schema,),
+        ).fetchall()
+        [key] = conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'p' "
+            "AND conrelid = format('%%I.linkedin_capi_ledger', %s::text)::regclass",
+            (pg_schema,),
+        ).fetchone()
+    assert columns == [("rule_id", "text"), ("event_key", "bigint"), ("accepted_at", "bigint")]
+    assert key == "PRIMARY KEY (event_key)"
+
+
+def test_a_format_1_ledger_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE linkedin_capi_ledger (rule_id TEXT NOT NULL, event_key BLOB NOT NULL, "
+        "accepted_at INTEGER NOT NULL, PRIMARY KEY (rule_id, event_key));"
+        "CREATE TABLE linkedin_capi_ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO linkedin_capi_ledger_meta VALUES ('format_version', '1'), "
+        "('id_key', '00112233445566778899aabbccddeeff');"
+    )
+    conn.close()
+    with pytest.raises(LedgerError, match="format version '1'") as caught:
+        open_ledger(f"sqlite:///{path}", None)
+    message = str(caught.value)
+    assert "move the file away" in message and "ledger_enabled: false" in message
+    assert "\n" not in message
+
+
+def terminate_backend(ledger: Ledger) -> None:
+    pid = ledger._conn.info.backend_pid  # type: ignore[attr-defined]
+    with pg_admin() as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_postgres_reconnects_once_when_the_connection_drops(pg_schema: str) -> None:
+    with open_ledger(pg_url(), pg_schema) as ledger:
+        ledger.record("r1", ["a"], NOW)
+        terminate_backend(ledger)
+        assert ledger.already_sent("r1", ["a", "b"]) == {"a"}
+        terminate_backend(ledger)
+        ledger.record("r1", ["b"], NOW)
+        terminate_backend(ledger)
+        assert [s.entries for s in ledger.stats()] == [2]
+    with open_ledger(pg_url(), pg_schema, read_only=True) as reader:
+        terminate_backend(reader)
+        assert reader.already_sent("r1", ["a", "b", "c"]) == {"a", "b"}
+        with pytest.raises(LedgerError, match="read-only"):
+            reader.record("r1", ["c"], NOW)  # the new session is read-only too
+        with pg_admin() as admin:
+            pid = reader._conn.info.backend_pid  # type: ignore[attr-defined]
+            [(read_only,)] = admin.execute(
+                "SELECT setting FROM pg_settings WHERE name = 'default_transaction_read_only'"
+            ).fetchall()
+            assert pid != admin.info.backend_pid and read_only == "off"  # only the session
+        assert reader._conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+def test_postgres_gives_up_after_one_failed_reconnect(
+    pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    ledger = open_ledger(pg_url(), pg_schema)
+    try:
+        real_connect = psycopg.connect
+        attempts: list[int] = []
+
+        def unreachable(*args, **kwargs):
+            attempts.append(1)
+            kwargs["port"] = closed_port()
+            kwargs["password"] = "pa55-SECRET"
+            return real_connect(*args, **kwargs)
+
+        terminate_backend(ledger)
+        monkeypatch.setattr(psycopg, "connect", unreachable)
+        with pytest.raises(LedgerError) as caught:
+            ledger.already_sent("r1", ["a"])
+        message = str(caught.value)
+        assert "connection was lost" in message and "reconnecting failed" in message
+        assert "ledger_enabled: false" in message
+        assert "\n" not in message and "SECRET" not in message
+        assert caught.value.__cause__ is None  # no driver traceback chained for the log
+        assert attempts == [1]
+    finally:
+        ledger.close()
+
+
+def test_lookup_memory_does_not_grow_with_the_ledger(tmp_path: Path) -> None:
+    """A lookup pass over every entry needs no more memory than one on an empty ledger."""
+    full, empty = tmp_path / "full.db", tmp_path / "empty.db"
+    with open_ledger(f"sqlite:///{full}", None) as ledger:
+        for start in range(0, 200_000, 10_000):
+            ledger.record("r1", [f"e-{i}" for i in range(start, start + 10_000)], NOW)
+    open_ledger(f"sqlite:///{empty}", None).close()
+    child = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from target_linkedin_capi.delivery.ledger import open_ledger\n"
+        "found = 0\n"
+        "with open_ledger('sqlite:///' + sys.argv[1], None) as ledger:\n"
+        "    for start in range(0, 200_000, 1_000):\n"
+        "        batch = [f'e-{i}' for i in range(start, start + 1_000)]\n"
+        "        found += len(ledger.already_sent('r1', batch))\n"
+        "print(found, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+
+    def peak(path: Path) -> tuple[int, int]:
+        import subprocess
+        import sys
+
+        out = subprocess.run(
+            [sys.executable, "-c", child, str(path)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        found, rss = out.stdout.split()
+        return int(found), int(rss)
+
+    found_full, rss_full = peak(full)
+    found_empty, rss_empty = peak(empty)
+    assert (found_full, found_empty) == (200_000, 0)
+    assert rss_full <= 1.25 * rss_empty, (rss_full, rss_empty)
