@@ -19,7 +19,7 @@ SECRET = "cli-hmac-secret-0123456789"
 # Values of the record that must never reach the rejected file (the key `id` may).
 PRIVATE = {
     "email": "Private.Person@Example.ORG",
-    "first_name": "Ada",
+    "first_name": "Augusta",  # letters no hex run id or hash can contain
     "last_name": "Lovelace-Byron",
     "ip": "203.0.113.77",
     "company": "Analytical Engines Ltd",
