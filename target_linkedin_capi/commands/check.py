@@ -99,7 +99,8 @@ class Checker:
         except FatalError as exc:
             self.add(FAIL, "token refresh", str(exc), "refresh_token")
             return
-        self.add(PASS, "token refresh", "LinkedIn issued a new access token for the refresh token")
+        message = "LinkedIn issued a new access token for the refresh token"
+        self.add(PASS, "token refresh", message, "refresh_token")
 
     def check_token(self) -> None:
         setting = "access_token" if self.settings.access_token else "refresh_token"
@@ -164,9 +165,7 @@ class Checker:
             expires = datetime.fromtimestamp(info.expires_at, timezone.utc)
             days = (expires.date() - self.today).days
             when = expires.strftime("%Y-%m-%d %H:%M UTC")
-            if self.settings.can_refresh:
-                expiry = f"; it expires on {when} and is refreshed when it does"
-            elif days < TOKEN_WARNING_DAYS:
+            if days < TOKEN_WARNING_DAYS:
                 self.add(
                     WARN,
                     "token scopes and expiry",
@@ -174,8 +173,7 @@ class Checker:
                     "access_token",
                 )
                 return
-            else:
-                expiry = f"; it expires on {when} (in {days} days)"
+            expiry = f"; it expires on {when} (in {days} days)"
         self.add(
             PASS, "token scopes and expiry", f"scopes {', '.join(scopes)}{expiry}", "access_token"
         )

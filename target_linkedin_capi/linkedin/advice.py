@@ -234,8 +234,9 @@ def token_inactive(status: str | None) -> str:
 
 def token_expires_soon(days: int, when: str) -> str:
     return (
-        f"The access token expires in {days} day(s), on {when}. Get a new one before then, "
-        "or configure refresh_token, client_id and client_secret so the target refreshes it."
+        f"The access token expires in {days} day(s), on {when}. Get a new one before then "
+        "(with refresh_token, client_id and client_secret configured, the target refreshes "
+        "it; if it was just refreshed, the app's tokens are short-lived: check the app)."
     )
 
 
