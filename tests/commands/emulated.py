@@ -17,8 +17,6 @@ from tests.constants import EMULATOR_ACCOUNT, EMULATOR_TOKEN
 from tests.helpers import child_env
 
 DEMO_RULE_NAME = "Demo purchases (CAPI)"
-# The calls that change something at LinkedIn: none may reach the emulator from a command.
-WRITING = {"rules_created": 0, "links": 0, "accepted_events": 0, "rule_updates": []}
 
 
 def credentials(emu: Emulator, **overrides: Any) -> dict[str, Any]:
@@ -98,9 +96,10 @@ def run_cli(config: dict[str, Any], tmp_path: Path, *args: str) -> Outcome:
 
 
 def assert_nothing_written(emu: Emulator) -> None:
-    summary = emu.state.summary()
-    assert {key: summary[key] for key in WRITING} == WRITING
-    for request in emu.state.requests():
-        method = request.get("method")
+    """No request that changes anything reached the emulator (its own set-up calls aside)."""
+    assert emu.state.summary()["accepted_events"] == 0
+    requests = emu.state.requests()
+    assert requests
+    for request in requests:
         # Reads, and the two OAuth forms (refresh, introspection) that change nothing.
-        assert method == "GET" or "/oauth/v2/" in str(request.get("path")), request
+        assert request["method"] == "GET" or request["path"].startswith("/oauth/v2/"), request
