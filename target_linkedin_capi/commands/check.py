@@ -28,6 +28,7 @@ from target_linkedin_capi.linkedin.models import AccountUser, Campaign, Conversi
 from target_linkedin_capi.linkedin.transport import RecordingTransport
 from target_linkedin_capi.plan.reconcile import RECONCILED_FIELDS
 from target_linkedin_capi.plan.rules import RuleSpec
+from target_linkedin_capi.report.redaction import mask_secrets
 
 if TYPE_CHECKING:
     from target_linkedin_capi.config.settings import Settings
@@ -57,6 +58,7 @@ class Checker:
 
     def __init__(self, run: Run, today: date | None = None) -> None:
         self.settings: Settings = run.settings
+        self.secrets = run.secrets
         self.writes = _Writes()
         self.client = LinkedInClient(RecordingTransport(run.client.http, self.writes))
         self.today = today or datetime.now(timezone.utc).date()
@@ -68,6 +70,9 @@ class Checker:
         self._campaigns: dict[str, dict[str, Campaign]] = {}
 
     def add(self, status: str, check: str, message: str, setting: str | None = None) -> None:
+        # The texts are the target's own and already masked; this is the last line of
+        # defence for standard output, which the logging SecretFilter does not see.
+        message = mask_secrets(message, self.secrets())
         self.lines.append(CheckLine(status, check, message, setting))
 
     def run(self) -> list[CheckLine]:

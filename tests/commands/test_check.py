@@ -299,3 +299,17 @@ def test_file_problem_accepts_a_folder_to_be_created_and_refuses_a_folder_path(
     assert file_problem(tmp_path / "new" / "deeper" / "file.jsonl") is None
     assert not (tmp_path / "new").exists()
     assert file_problem(tmp_path) is not None
+
+
+def test_a_linkedin_answer_quoting_the_token_does_not_print_it(requests_mock: Any) -> None:
+    answer = {"status": 401, "code": "INVALID_ACCESS_TOKEN", "message": f"Bad token {TOKEN}"}
+    requests_mock.get(f"{API_BASE}/adAccountUsers", status_code=401, json=answer)
+    run = Run(settings_of(), lambda state: None)
+    try:
+        checker = Checker(run)
+        checker.check_token()
+    finally:
+        run.close()
+    (line,) = checker.lines
+    assert line.status == FAIL and line.setting == "access_token"
+    assert TOKEN not in line.message
