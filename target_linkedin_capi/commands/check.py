@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,6 @@ WRITER_ROLES = frozenset(
     {"ACCOUNT_BILLING_ADMIN", "ACCOUNT_MANAGER", "CAMPAIGN_MANAGER", "CREATIVE_MANAGER"}
 )
 CLOSED_ACCOUNT_STATUSES = frozenset({"CANCELED", "PENDING_DELETION", "REMOVED"})
-FILE_SETTINGS = ("rejected_records_path", "dry_run_output_path", "run_report_path")
 _NOT_CHECKED = "not checked: {why}"
 
 
@@ -86,7 +85,9 @@ class Checker:
             self.check_rule(spec, prefix)
             self.check_campaigns(spec, prefix)
         self.check_ledger()
-        for setting in FILE_SETTINGS:
+        # Every file the target writes is named by a `*_path` setting (rejected records,
+        # dry-run output, run report, the rotated refresh token).
+        for setting in (f.name for f in fields(self.settings) if f.name.endswith("_path")):
             self.check_file(setting)
         return self.lines
 
