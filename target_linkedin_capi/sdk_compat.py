@@ -167,13 +167,22 @@ class SdkTargetHooks(Target):
         super(Target, cls).invoke(about=about, about_format=about_format)
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
-        target = cls.start_from_cli(config.config, parse_env_config=config.parse_env)
+        target = cls.start_from_cli(
+            config.config, parse_env_config=config.parse_env, options=command_options
+        )
         target.run_command_options(command_options, about_format)
         target.listen_from_cli(file_input)
 
     @classmethod
-    def start_from_cli(cls, config: dict[str, Any], *, parse_env_config: bool) -> SdkTargetHooks:
-        """Build the target from the command line's config, as Target.invoke does."""
+    def start_from_cli(
+        cls,
+        config: dict[str, Any],
+        *,
+        parse_env_config: bool,
+        options: dict[str, Any] | None = None,
+    ) -> SdkTargetHooks:
+        """Build the target from the command line's config, as Target.invoke does
+        (`options`: the target's own command-line options, for it to see first)."""
         return cls(config=config, validate_config=True, parse_env_config=parse_env_config)
 
     def listen_from_cli(self, file_input: IO[str] | None) -> None:

@@ -27,7 +27,7 @@ from singer_sdk.exceptions import (
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_linkedin_capi.commands import COMMANDS, requested
+from target_linkedin_capi.commands import COMMANDS, needs_rules, requested
 from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.errors import ConfigError, FatalError
 from target_linkedin_capi.report.redaction import SecretFilter
@@ -163,10 +163,12 @@ class TargetLinkedInCapi(SdkTargetHooks):
     default_sink_class = ConversionSink
     message_reader_class = QuietMsgSpecReader
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, with_rules: bool = True, **kwargs: Any) -> None:
+        # with_rules=False: an operator command that needs only the credentials (a lookup
+        # of the ad accounts, before the user knows which rule to configure).
         super().__init__(**kwargs)
         try:
-            settings = parse_settings(self.config)
+            settings = parse_settings(self.config, with_rules=with_rules)
         except ConfigError as exc:
             raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
         # Sinks are drained on the main thread; concurrency lives in the dispatcher, which
@@ -423,10 +425,19 @@ class TargetLinkedInCapi(SdkTargetHooks):
     @classmethod
     @override
     def start_from_cli(
-        cls, config: dict[str, Any], *, parse_env_config: bool
+        cls,
+        config: dict[str, Any],
+        *,
+        parse_env_config: bool,
+        options: dict[str, Any] | None = None,
     ) -> TargetLinkedInCapi:
         try:
-            return cls(config=config, validate_config=True, parse_env_config=parse_env_config)
+            return cls(
+                config=config,
+                validate_config=True,
+                parse_env_config=parse_env_config,
+                with_rules=needs_rules(options or {}),
+            )
         except ConfigValidationError:
             raise  # the SDK's command reports it (one line per problem) and exits 1
         except FatalError as exc:

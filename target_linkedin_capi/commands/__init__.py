@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 # The run of an operator command: the target's Run (settings, client; nothing sent yet),
 # the option's value, and the output format (`--format json`, else None for people).
 CommandRun = Callable[["Run", Any, "str | None"], int]
+# Whether the command, given its option's value, needs the conversion rules configured (a
+# complete config); one that does not runs with the credential settings alone.
+NeedsRules = Callable[[Any], bool]
+
+
+def _always(value: Any) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class OperatorCommand:
 
     option: click.Option
     run: CommandRun
+    needs_rules: NeedsRules = _always
 
     @property
     def name(self) -> str:
@@ -39,11 +47,13 @@ class OperatorCommand:
 COMMANDS: list[OperatorCommand] = []
 
 
-def register(option: click.Option) -> Callable[[CommandRun], CommandRun]:
+def register(
+    option: click.Option, *, needs_rules: NeedsRules = _always
+) -> Callable[[CommandRun], CommandRun]:
     """Decorator: make `run` an operator command behind `option`."""
 
     def add(run: CommandRun) -> CommandRun:
-        COMMANDS.append(OperatorCommand(option, run))
+        COMMANDS.append(OperatorCommand(option, run, needs_rules))
         return run
 
     return add
@@ -63,3 +73,17 @@ def requested(options: dict[str, Any]) -> tuple[OperatorCommand, Any] | None:
         names = ", ".join(command.option.opts[0] for command, _ in asked)
         raise click.UsageError(f"give one operator command at a time, not {names}")
     return asked[0] if asked else None
+
+
+def needs_rules(options: dict[str, Any]) -> bool:
+    """Whether the command line needs a complete config (rules): all but a few lookups do."""
+    try:
+        asked = requested(options)
+    except click.UsageError:
+        return True  # reported when the command would run
+    return asked is None or asked[0].needs_rules(asked[1])
+
+
+# The commands themselves register on import (after the names above exist).
+from target_linkedin_capi.commands import check as _check  # noqa: E402, F401
+from target_linkedin_capi.commands import lookups as _lookups  # noqa: E402, F401

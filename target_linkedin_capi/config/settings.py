@@ -749,8 +749,12 @@ def _linked_account(setting: str, account: str | None, linked: list[tuple[str, s
     return account
 
 
-def parse_settings(config: Mapping[str, Any]) -> Settings:
-    """Check the whole config and build the run's `Settings`; raises `ConfigError`."""
+def parse_settings(config: Mapping[str, Any], *, with_rules: bool = True) -> Settings:
+    """Check the whole config and build the run's `Settings`; raises `ConfigError`.
+
+    `with_rules=False` (lookups such as `--list accounts`, run before the rule is known)
+    leaves the rule settings unchecked and `rules` empty.
+    """
     raw_version = config.get("api_version")
     api_version = _check_api_version(
         default_of("api_version") if raw_version is None else str(raw_version).strip()
@@ -796,7 +800,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     top_explicit = {key for key in RULE_KEYS if _present(config.get(key))}
 
     rules: list[RuleSpec] = []
-    entries = config.get("conversion_rules") or []
+    entries = (config.get("conversion_rules") or []) if with_rules else []
     for index, entry in enumerate(entries):
         where = f"conversion_rules[{index}]"
         entry_streams = entry.get("streams")
@@ -822,7 +826,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             )
         )  # fmt: skip
 
-    if not entries or any(_present(config.get(key)) for key in IDENTITY_KEYS):
+    if with_rules and (not entries or any(_present(config.get(key)) for key in IDENTITY_KEYS)):
         rules.append(
             _rule_spec(
                 "", config, top_explicit, api_version_number, None, top_mappings, top_defaults

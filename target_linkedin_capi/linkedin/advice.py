@@ -194,3 +194,78 @@ def link_failed(campaign_id: str, rule_id: str, account_id: str, answer: str) ->
         "ad account (campaign_ids). The rule itself is kept; the next run finds it and only "
         "retries the links."
     )
+
+
+# -- `--check` ---------------------------------------------------------------------------------
+
+LIST_ACCOUNTS = "`target-linkedin-capi --config FILE --list accounts` shows the reachable ones"
+LIST_CAMPAIGNS = "`--list campaigns` shows the account's campaigns"
+SCOPES = ("rw_conversions", "r_ads")
+
+
+def no_role(account_id: str) -> str:
+    return (
+        f"The token's member has no role on ad account {account_id}. Check ad_account_id "
+        f"({LIST_ACCOUNTS}), or have an account manager give the member one of {ROLES}."
+    )
+
+
+def viewer_role(account_id: str) -> str:
+    return (
+        f"The token's member is only a VIEWER of ad account {account_id}; LinkedIn refuses "
+        f"conversions from viewers. Have an account manager give it one of {ROLES}, or use a "
+        "token of a member that has one."
+    )
+
+
+def missing_scopes(missing: list[str], scopes: list[str]) -> str:
+    return (
+        f"The access token lacks the scope(s) {', '.join(missing)} (it has: "
+        f"{', '.join(scopes) or 'none'}). {REAUTH_ADVICE}"
+    )
+
+
+def token_inactive(status: str | None) -> str:
+    return (
+        f"LinkedIn's token introspection says the access token is {status or 'not active'} "
+        f"(or was issued to another app than client_id). {REAUTH_ADVICE}"
+    )
+
+
+def token_expires_soon(days: int, when: str) -> str:
+    return (
+        f"The access token expires in {days} day(s), on {when}. Get a new one before then "
+        "(with refresh_token, client_id and client_secret configured, the target refreshes "
+        "it; if it was just refreshed, the app's tokens are short-lived: check the app)."
+    )
+
+
+INTROSPECTION_UNKNOWN = (
+    "LinkedIn's token introspection gave no answer for this token ({answer}), so its scopes "
+    "and expiry are unknown. Direct API tokens from Campaign Manager cannot be introspected; "
+    "for an OAuth token, check that client_id and client_secret belong to the app that "
+    "issued it."
+)
+
+
+def version_sunset_soon(version: str, when: str, days: int, documented: bool, newest: str) -> str:
+    source = "LinkedIn's migrations table" if documented else "about a year after its release"
+    timing = f"in {days} day(s)" if days >= 0 else f"{-days} day(s) ago"
+    return (
+        f"api_version {version} is sunset on {when} ({timing}, per {source}); after that every "
+        f"call fails with 426. Set api_version to a newer version, e.g. {newest}."
+    )
+
+
+def campaign_not_in_account(campaign_id: str, account_id: str) -> str:
+    return (
+        f"Campaign {campaign_id} is not a campaign of ad account {account_id}; linking it to "
+        f"the rule would fail. Fix campaign_ids ({LIST_CAMPAIGNS}) or ad_account_id."
+    )
+
+
+def folder_unwritable(path: str, problem: str) -> str:
+    return (
+        f"The target cannot write {path}: {problem}. Point the setting at a file in a folder "
+        "the target's user can write, or create that folder."
+    )

@@ -50,6 +50,15 @@ def _as_is(error: LinkedInError, generic: str | None) -> str:
     return generic or f"LinkedIn refused {error.what}: {error.describe()}"
 
 
+class CallFailed(FatalError):
+    """A FatalError from a LinkedIn call, keeping LinkedIn's error for callers (such as
+    `--check`) that tell kinds of failure apart; its text is the explained one."""
+
+    def __init__(self, message: str, error: LinkedInError) -> None:
+        super().__init__(message)
+        self.error = error
+
+
 class LinkedInClient:
     """Thread-safe client for the calls this target makes."""
 
@@ -265,8 +274,14 @@ class LinkedInClient:
                 if user is not None:
                     yield user
             start += len(elements)
-            total = _dict(page.get("paging")).get("total", -1)
-            if not elements or not isinstance(total, int) or total < 0 or total <= start:
+            paging = _dict(page.get("paging"))
+            total = paging.get("total", -1)
+            if not elements or (isinstance(total, int) and 0 <= total <= start):
+                return
+            # Without a total, a short page without a `next` link is the last one.
+            if not (isinstance(total, int) and total > start) and not (
+                len(elements) >= FINDER_PAGE_SIZE or _has_next_link(paging)
+            ):
                 return
 
     def get_ad_account(self, account_id: str) -> AdAccount | None:
@@ -280,8 +295,25 @@ class LinkedInClient:
             ).json()
         return AdAccount.from_json(data)
 
+    def find_ad_accounts(self) -> Iterator[AdAccount]:
+        """The ad accounts the token can see (search finder, cursor paging)."""
+        for element in self._cursor_pages("/adAccounts", "search of the token's ad accounts"):
+            account = AdAccount.from_json(element)
+            if account is not None:
+                yield account
+
     def find_campaigns(self, account_id: str) -> Iterator[Campaign]:
         """The account's campaigns (search finder, cursor paging since version 202401)."""
+        for element in self._cursor_pages(
+            f"/adAccounts/{account_id}/adCampaigns",
+            f"search of the campaigns of ad account {account_id}",
+        ):
+            campaign = Campaign.from_json(element)
+            if campaign is not None:
+                yield campaign
+
+    def _cursor_pages(self, path: str, what: str) -> Iterator[object]:
+        """Every element of a `q=search` finder, page by page until no nextPageToken."""
         token: str | None = None
         while True:
             query = "q=search&pageSize=" + str(FINDER_PAGE_SIZE)
@@ -289,20 +321,10 @@ class LinkedInClient:
                 query += "&pageToken=" + restli.encode_value(token)
             with self._boundary(_as_is):
                 page = _dict(
-                    self._send(
-                        Request(
-                            RestliMethod.FINDER,
-                            f"/adAccounts/{account_id}/adCampaigns",
-                            f"search of the campaigns of ad account {account_id}",
-                            query=query,
-                        )
-                    ).json()
+                    self._send(Request(RestliMethod.FINDER, path, what, query=query)).json()
                 )
             elements = page.get("elements")
-            for element in elements if isinstance(elements, list) else []:
-                campaign = Campaign.from_json(element)
-                if campaign is not None:
-                    yield campaign
+            yield from elements if isinstance(elements, list) else []
             next_token = _dict(page.get("metadata")).get("nextPageToken")
             if not isinstance(next_token, str) or not next_token or next_token == token:
                 return
@@ -346,11 +368,18 @@ class LinkedInClient:
             generic = advice.for_error(
                 error, base_url=self.http.base_url, host=host_of(self.http.base_url)
             )
-            raise FatalError(explain(error, generic)) from None
+            raise CallFailed(explain(error, generic), error) from None
 
 
 def _account_query(account_id: str) -> str:
     return restli.query({"account": vocabulary.account_urn(account_id)})
+
+
+def _has_next_link(paging: Mapping[str, Any]) -> bool:
+    links = paging.get("links")
+    return isinstance(links, list) and any(
+        isinstance(link, Mapping) and link.get("rel") == "next" for link in links
+    )
 
 
 def _dict(value: object) -> dict[str, Any]:

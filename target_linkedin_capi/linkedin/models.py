@@ -174,6 +174,7 @@ class Campaign:
     account_id: str | None
     name: str | None
     status: str | None
+    type: str | None = None  # TEXT_AD, SPONSORED_UPDATES, ...
 
     @classmethod
     def from_json(cls, data: object) -> Campaign | None:
@@ -187,6 +188,7 @@ class Campaign:
             account_id=vocabulary.account_id(account) if account else None,
             name=_text(data.get("name")),
             status=_text(data.get("status")),
+            type=_text(data.get("type")),
         )
 
 

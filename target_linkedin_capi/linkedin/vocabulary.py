@@ -6,6 +6,7 @@ Sources: LinkedIn's Learn pages as of 2026-10, listed in docs/linkedin-api.md.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 MAX_BATCH_ELEMENTS = 5000
 EVENT_MAX_AGE_DAYS = 90
@@ -79,3 +80,31 @@ def campaign_urn(campaign: str) -> str:
 
 def rule_urn(rule: str | int) -> str:
     return f"{RULE_URN_PREFIX}{rule}"
+
+
+# LinkedIn's migrations table as read 2026-09-23 (dates it sunsets each version on). A
+# version missing here is assumed to last a year from its release, to about the 15th.
+VERSION_SUNSETS: dict[str, date] = {
+    "202510": date(2026, 10, 15),
+    "202511": date(2026, 11, 16),
+    "202601": date(2027, 1, 15),
+    "202602": date(2027, 2, 15),
+    "202603": date(2027, 3, 16),
+    "202604": date(2027, 4, 15),
+    "202605": date(2027, 5, 15),
+    "202606": date(2027, 6, 15),
+    "202607": date(2027, 7, 15),
+    "202608": date(2027, 8, 17),
+    "202609": date(2027, 9, 15),
+}
+SUNSET_WARNING_DAYS = 60
+
+
+def version_sunset(version: str) -> tuple[date, bool]:
+    """When `version` (YYYYMM, optionally .RR) is sunset, and whether LinkedIn's table says so
+    (False: estimated as a year after its release)."""
+    month = version[:6]
+    documented = VERSION_SUNSETS.get(month)
+    if documented is not None:
+        return documented, True
+    return date(int(month[:4]) + 1, int(month[4:6]), 15), False
