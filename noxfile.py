@@ -83,11 +83,21 @@ def meltano_install(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite (target, emulator, Meltano + PostgreSQL end to end, packaging)."""
+    """The whole suite (target, emulator, Meltano + PostgreSQL end to end, packaging).
+
+    Without arguments (as CI runs it) ruff and mypy run first, so the README's test command is
+    everything CI checks; with arguments (a subset of the tests) they are skipped.
+    """
     session.run("uv", "lock", "--check")  # uv.lock must match pyproject.toml
-    sync(session, "test")
-    meltano_install(session)
     args = list(session.posargs)
+    if args:
+        sync(session, "test")
+    else:
+        sync(session, "test", "lint", "typing")
+        session.run("ruff", "check", ".")
+        session.run("ruff", "format", "--check", ".")
+        session.run("mypy")
+    meltano_install(session)
     if not any(arg in ("-n", "--numprocesses", "-p") or arg.startswith("-n") for arg in args):
         # loadgroup: tests marked xdist_group("meltano") share one worker, so two Meltano runs
         # never reinstall or use the same plugin virtualenvs at the same time.

@@ -152,7 +152,7 @@ class SdkTargetHooks(Target):
 
     @classmethod
     @override
-    def invoke(  # type: ignore[override]
+    def invoke(  # type: ignore[override]  # the SDK's signature plus the target's options
         cls,
         *,
         about: bool = False,

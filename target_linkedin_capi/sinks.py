@@ -320,7 +320,11 @@ class ConversionSink(SdkBatchSinkHooks):
         properties = self.schema.get("properties")
         # JSON Schema allows undeclared properties unless additionalProperties is false, and
         # the SDK passes them on: only a closed schema rules a same-named property out.
-        open_schema = properties is None or self.schema.get("additionalProperties") is not False
+        closed_properties = (
+            frozenset(properties)
+            if properties is not None and self.schema.get("additionalProperties") is False
+            else None
+        )
         mappers = []
         for spec, rule in resolved:
             mapper = EventMapper(
@@ -331,7 +335,7 @@ class ConversionSink(SdkBatchSinkHooks):
                 self.key_properties_tuple,
                 self.target.run.settings.api_version_number,
                 Counter(),
-                schema_properties=None if open_schema else frozenset(properties),
+                schema_properties=closed_properties,
             )
             mappers.append(mapper)
             self.report.tally(rule.label)  # listed in the summary even if nothing arrives

@@ -78,6 +78,7 @@ class QuietMsgSpecReader(SdkMessageReader):
         self, file_input: IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
     ) -> Counter[str]:
         lines = bounded_lines(file_input or self.default_input, self.max_line_chars)
+        # The SDK annotates a text stream but only iterates it: bounded lines are enough.
         return super().process_lines(lines, callbacks)  # type: ignore[arg-type]
 
     @override
@@ -249,6 +250,7 @@ class TargetLinkedInCapi(SdkTargetHooks):
             if record is None:
                 continue  # filtered out by a stream map
             self.check_sink_exists(stream_map.stream_alias)
+            # Every sink of this target is a ConversionSink (default_sink_class).
             sink: ConversionSink = self.get_sink(stream_map.stream_alias, record=record)  # type: ignore[assignment]
             context = batch_context(sink, record)
             if sink.include_sdc_metadata_properties:
@@ -262,7 +264,7 @@ class TargetLinkedInCapi(SdkTargetHooks):
             and stream_maps[0].stream_alias == stream_name
             and not self.active_sink(stream_name).include_sdc_metadata_properties
         ):
-            self.plain_sinks[stream_name] = self.active_sink(stream_name)  # type: ignore[assignment]
+            self.plain_sinks[stream_name] = self.active_sink(stream_name)  # type: ignore[assignment]  # a ConversionSink
 
     def accept_record(self, sink: ConversionSink, record: dict, context: dict | None) -> None:
         """Validate, check and buffer one record; drain the sink when its batch is full."""
@@ -338,7 +340,7 @@ class TargetLinkedInCapi(SdkTargetHooks):
         if check_failed:
             self.run.dispatcher.raise_if_failed()
         lowest = self.run.lowest_unresolved_seq(
-            [sink.lowest_buffered_seq for sink in self.sinks_in_drain_order()]  # type: ignore[attr-defined]
+            [sink.lowest_buffered_seq for sink in self.sinks_in_drain_order()]  # type: ignore[attr-defined]  # ConversionSinks
         )
         self.run.report.rejected_file.flush()
         self.run.checkpoints.emit_ready(lowest)
@@ -509,7 +511,7 @@ def _locate(exc: BaseException, stream: object) -> None:
     """Remember which stream an error arose on, for the one-paragraph report."""
     if isinstance(stream, str) and not hasattr(exc, "capi_stream"):
         with contextlib.suppress(AttributeError, TypeError):
-            exc.capi_stream = stream  # type: ignore[attr-defined]
+            exc.capi_stream = stream  # type: ignore[attr-defined]  # an attribute of our own on any exception
 
 
 def _where(exc: BaseException) -> str:

@@ -302,14 +302,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "connect_timeout_seconds",
-        th.NumberType(minimum=0.1),
+        th.NumberType(minimum=0.1),  # type: ignore[arg-type]  # typed int in the SDK; JSON Schema takes any number
         default=10,
         title="Connect timeout (s)",
         description="TCP connect timeout of each HTTP request.",
     ),
     th.Property(
         "read_timeout_seconds",
-        th.NumberType(minimum=0.1),
+        th.NumberType(minimum=0.1),  # type: ignore[arg-type]  # typed int in the SDK; JSON Schema takes any number
         default=30,
         title="Read timeout (s)",
         description="Read timeout of each HTTP request.",
@@ -325,7 +325,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "progress_interval_seconds",
-        th.NumberType(minimum=0.01),
+        th.NumberType(minimum=0.01),  # type: ignore[arg-type]  # typed int in the SDK; JSON Schema takes any number
         default=30,
         title="Progress interval (s)",
         description="On runs longer than this, one INFO line per interval: records read, "
@@ -601,7 +601,7 @@ def _rule_spec(
     account = None
     if _present(raw_account):
         if looks_like_link(raw_account):
-            account = _from_link(name_of("ad_account_id"), raw_account, "account", linked)
+            account = _from_link(name_of("ad_account_id"), str(raw_account), "account", linked)
         else:
             account = linkedin.account_id(raw_account)
         if account is None:
@@ -614,7 +614,7 @@ def _rule_spec(
     rule_id = None
     if _present(raw_rule):
         if looks_like_link(raw_rule):
-            rule_id = _from_link(name_of("conversion_rule_id"), raw_rule, "conversion", linked)
+            rule_id = _from_link(name_of("conversion_rule_id"), str(raw_rule), "conversion", linked)
         else:
             rule_id = linkedin.rule_id(raw_rule)
         if rule_id is None:
@@ -680,6 +680,7 @@ def _rule_spec(
 
     campaigns: list[str] = []
     for raw in raw_campaigns:
+        campaign: str | None
         if looks_like_link(raw):
             campaign = _from_link(name_of("campaign_ids"), raw, "campaign", linked)
         else:

@@ -26,7 +26,7 @@ class RuleSpec:
     view_through_window: int
     campaign_ids: tuple[str, ...]
     streams: tuple[str, ...] | None  # None: the fallback rule for every unmatched stream
-    field_mappings: Mapping[str, str]
+    field_mappings: Mapping[str, str | tuple[str, ...]]  # a path, or fallback paths in order
     field_defaults: Mapping[str, Any]
     # Rule settings the user set explicitly; only these are reconciled with LinkedIn.
     explicit: frozenset[str] = frozenset()

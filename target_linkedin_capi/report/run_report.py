@@ -254,7 +254,7 @@ class RunReport:
         if self.rejected_file.path is None:
             return
         secret = self._mask_secret
-        line = {
+        line: dict[str, Any] = {
             "stream": stream,
             "rule": rule,
             "reason": reason,
