@@ -1,0 +1,68 @@
+"""The delivery ledger through the real CLI against the emulator: nothing accepted is sent twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from linkedin_capi_emulator import Emulator
+
+from tests.harness import accepted_ids, base_config, record, run_target, singer
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def emu():
+    with Emulator(port=0, tokens=["emulator-token"], accounts=[5010001],
+                  campaigns={5010001: [6010001]}) as emulator:  # fmt: skip
+        yield emulator
+
+
+def test_the_same_1000_records_twice_second_run_sends_nothing(emu, tmp_path):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    rows = [record(i) for i in range(1000)]
+    report = tmp_path / "report.json"
+    config = base_config(emu, rule, batch_size_rows=300, run_report_path=str(report))
+    first = run_target(config, singer(rows), tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert len(accepted_ids(emu)) == 1000
+    second = run_target(config, singer(rows), tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert len(accepted_ids(emu)) == 1000  # not one more event accepted
+    assert f"rule {rule}: received 1000, sent 0, rejected 0, skipped as already sent 1000" in (
+        second.stderr
+    )
+    assert (tmp_path / ".linkedin-capi" / "ledger.sqlite3").exists()
+    entry = json.loads(report.read_text())["rules"][0]
+    assert entry["skipped_already_sent"] == 1000 and entry["sent"] == 0
+    assert entry["received"] == entry["sent"] + entry["rejected"] + entry["skipped_already_sent"]
+    assert second.rejected == []
+
+
+def test_ten_records_given_twice_in_one_run_are_each_sent_once(emu, tmp_path):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    rows = [record(i) for i in range(10)]
+    # Batches of 3: the two copies of one event fall in the same batch or in two batches
+    # in flight at once.
+    config = base_config(emu, rule, batch_size_rows=3, max_inflight_batches=4)
+    result = run_target(config, singer(rows + rows + rows[::-1]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    counts = Counter(accepted_ids(emu))
+    assert len(counts) == 10 and set(counts.values()) == {1}, counts
+    assert f"rule {rule}: received 30, sent 10, rejected 0, skipped as already sent 20" in (
+        result.stderr
+    )
+
+
+def test_ledger_disabled_sends_again_as_before(emu, tmp_path):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    rows = [record(i) for i in range(5)]
+    config = base_config(emu, rule, ledger_enabled=False)
+    for _ in range(2):
+        result = run_target(config, singer(rows + rows), tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"rule {rule}: received 10, sent 10, rejected 0, accepted" in result.stderr
+    assert len(accepted_ids(emu)) == 20
+    assert not (tmp_path / ".linkedin-capi").exists()
