@@ -66,3 +66,54 @@ def test_ledger_disabled_sends_again_as_before(emu, tmp_path):
         assert f"rule {rule}: received 10, sent 10, rejected 0, accepted" in result.stderr
     assert len(accepted_ids(emu)) == 20
     assert not (tmp_path / ".linkedin-capi").exists()
+
+
+def _no_event_sent(emu) -> bool:
+    return not [r for r in emu.state.requests() if r["path"] == "/rest/conversionEvents"]
+
+
+@pytest.mark.parametrize(
+    ("ledger", "named"),
+    [
+        ("postgresql://capi:Pw-9f3kq2z@127.0.0.1:1/ledger", "postgresql://capi:***@127.0.0.1:1/ledger"),
+        # A file where its folder should be: unwritable even for root (permissions are not).
+        ("sqlite:///{tmp}/blocked/ledger.db", "blocked/ledger.db"),
+        ("sqlite:///{tmp}/corrupt.db", "corrupt.db"),
+    ],
+    ids=["unreachable-postgres", "unwritable-sqlite", "corrupt-sqlite"],
+)
+def test_a_ledger_that_cannot_be_used_stops_the_run_before_any_event(emu, tmp_path, ledger, named):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    (tmp_path / "corrupt.db").write_bytes(b"this is not a database, it is a text file" * 100)
+    config = base_config(emu, rule, ledger_url=ledger.format(tmp=tmp_path))
+    result = run_target(config, singer([record(i) for i in range(5)]), tmp_path)
+    assert result.returncode == 1
+    assert _no_event_sent(emu)
+    assert result.states == []
+    assert "delivery ledger" in result.stderr and named in result.stderr
+    assert "ledger_enabled: false" in result.stderr  # how to run without it
+    assert "Traceback" not in result.stderr
+    assert "Pw-9f3kq2z" not in result.stderr
+
+
+def test_a_dry_run_reports_what_it_would_skip_and_writes_nothing(emu, tmp_path):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    rows = [record(i) for i in range(6)]
+    config = base_config(emu, rule)
+    assert run_target(config, singer(rows[:4]), tmp_path).returncode == 0
+    ledger = tmp_path / ".linkedin-capi" / "ledger.sqlite3"
+    before = ledger.read_bytes()
+    dry = run_target({**config, "dry_run": True}, singer(rows + rows), tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    # 4 from the earlier run, and the second copy of the other 2 within this run.
+    assert f"rule {rule}: received 12, would send 2, rejected 0, would skip as already sent 10" in (
+        dry.stderr
+    )
+    assert ledger.read_bytes() == before
+    assert len(accepted_ids(emu)) == 4
+    # A dry run against no ledger at all does not create one.
+    other = tmp_path / "fresh"
+    other.mkdir()
+    assert run_target({**config, "dry_run": True}, singer(rows), other).returncode == 0
+    assert not (other / ".linkedin-capi").exists()
