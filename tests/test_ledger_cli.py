@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 
 import pytest
 from linkedin_capi_emulator import Emulator
 
+from tests.delivery import test_ledger as ledger_tests
 from tests.harness import accepted_ids, base_config, record, run_target, singer
+from tests.helpers import child_env
 
 pytestmark = pytest.mark.e2e
+# The PostgreSQL fixtures of the ledger's own tests: a schema per test, dropped afterwards.
+pg_available = ledger_tests.pg_available
+pg_schema = ledger_tests.pg_schema
+pg_url = ledger_tests.pg_url
 
 
 @pytest.fixture
@@ -75,7 +85,10 @@ def _no_event_sent(emu) -> bool:
 @pytest.mark.parametrize(
     ("ledger", "named"),
     [
-        ("postgresql://capi:Pw-9f3kq2z@127.0.0.1:1/ledger", "postgresql://capi:***@127.0.0.1:1/ledger"),
+        (
+            "postgresql://capi:Pw-9f3kq2z@127.0.0.1:1/ledger",
+            "postgresql://capi:***@127.0.0.1:1/ledger",
+        ),
         # A file where its folder should be: unwritable even for root (permissions are not).
         ("sqlite:///{tmp}/blocked/ledger.db", "blocked/ledger.db"),
         ("sqlite:///{tmp}/corrupt.db", "corrupt.db"),
@@ -117,3 +130,57 @@ def test_a_dry_run_reports_what_it_would_skip_and_writes_nothing(emu, tmp_path):
     other.mkdir()
     assert run_target({**config, "dry_run": True}, singer(rows), other).returncode == 0
     assert not (other / ".linkedin-capi").exists()
+
+
+def test_killed_mid_run_then_rerun_every_event_once_at_most_the_in_flight_twice(emu, tmp_path):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    n, batch, inflight = 3000, 100, 3
+    rows = [record(i) for i in range(n)]
+    config = base_config(emu, rule, batch_size_rows=batch, max_inflight_batches=inflight)
+    (tmp_path / "config.json").write_text(json.dumps({**config, "rejected_records_path": str(
+        tmp_path / "rejected.jsonl")}))  # fmt: skip
+    emu.set_latency(0.05)  # slow enough that a kill lands mid-run, with requests in flight
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "target_linkedin_capi", "--config", str(tmp_path / "config.json")],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=tmp_path, env=child_env(), text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(singer(rows))
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while len(accepted_ids(emu)) < n // 3:
+            assert time.monotonic() < deadline, "the first run never got going"
+            assert proc.poll() is None, "the first run ended before it was killed"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    first = len(accepted_ids(emu))
+    assert first < n, "the kill came too late to test anything"
+    emu.set_latency(0)
+    again = run_target(config, singer(rows), tmp_path)
+    assert again.returncode == 0, again.stderr
+    counts = Counter(accepted_ids(emu))
+    assert len(counts) == n  # every event accepted at least once (ids derived from the key)
+    twice = [event_id for event_id, seen in counts.items() if seen > 1]
+    assert max(counts.values()) <= 2
+    assert len(twice) <= inflight * batch, (len(twice), first)
+
+
+@pytest.mark.postgres
+def test_two_working_directories_share_one_postgres_ledger(emu, tmp_path, pg_schema):
+    rule = emu.add_rule(account=5010001, name="Purchases", type="PURCHASE")
+    rows = [record(i) for i in range(50)]
+    config = base_config(emu, rule, ledger_url=pg_url(), ledger_schema=pg_schema)
+    for machine in ("one", "two"):
+        (tmp_path / machine).mkdir()
+        result = run_target(config, singer(rows), tmp_path / machine)
+        assert result.returncode == 0, result.stderr
+        assert not (tmp_path / machine / ".linkedin-capi").exists()
+    assert f"rule {rule}: received 50, sent 0, rejected 0, skipped as already sent 50" in (
+        result.stderr
+    )
+    assert len(accepted_ids(emu)) == 50
