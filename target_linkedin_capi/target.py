@@ -27,6 +27,7 @@ from singer_sdk.exceptions import (
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+import target_linkedin_capi.commands.ledger  # noqa: F401 - registers --ledger-stats, --ledger-forget
 from target_linkedin_capi.commands import COMMANDS, requested
 from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
 from target_linkedin_capi.errors import ConfigError, FatalError
