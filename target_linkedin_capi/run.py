@@ -97,7 +97,7 @@ class Run:
         logger.info(
             "Delivery ledger: %s%s", ledger.url, " (read only: dry run)" if s.dry_run else ""
         )
-        return LedgerGuard(ledger, self.report, dry_run=s.dry_run)
+        return LedgerGuard(ledger, self.report, scratch_writes=s.dry_run)
 
     def secrets(self) -> set[str]:
         found = set(self.settings.secrets)

@@ -265,12 +265,12 @@ class LedgerGuard:
     to a throwaway SQLite file, so its in-run duplicates are counted as a real run's.
     """
 
-    def __init__(self, ledger: Ledger, report: RunReport, *, dry_run: bool = False) -> None:
+    def __init__(self, ledger: Ledger, report: RunReport, *, scratch_writes: bool = False) -> None:
         self.ledger = ledger
         self.report = report
         self._scratch_dir: str | None = None
         self._writes: Ledger = ledger
-        if dry_run:
+        if scratch_writes:  # a dry run
             from target_linkedin_capi.delivery.ledger import open_ledger
 
             self._scratch_dir = tempfile.mkdtemp(prefix="linkedin-capi-dry-run-")
