@@ -1,8 +1,10 @@
 """One run of the target: the objects that live from the first SCHEMA to the summary.
 
-config -> `Settings` -> `Run` (client, rules, dispatcher, checkpoints, report). Built in
-`Target.__init__` without touching the network; LinkedIn is first called when the first
-stream's SCHEMA arrives (rules), then when the first batch is full (events).
+config -> `Settings` -> `Run` (client, rules, ledger, dispatcher, checkpoints, report).
+Built in `Target.__init__` without touching the network; when the first stream's SCHEMA
+arrives the delivery ledger is opened, then LinkedIn is first called (rules), then again
+when the first batch is full (events). A ledger that cannot be opened stops the run there,
+before anything is changed or sent at LinkedIn.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from target_linkedin_capi.config.settings import RuleSpec, Settings
 from target_linkedin_capi.delivery.checkpoints import Checkpoints
-from target_linkedin_capi.delivery.dispatcher import Dispatcher
+from target_linkedin_capi.delivery.dispatcher import Dispatcher, LedgerGuard
+from target_linkedin_capi.delivery.ledger import PRUNE_LIMIT, LedgerError, open_ledger
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
@@ -80,7 +83,21 @@ class Run:
             batch_size=s.batch_size,
             # One at a time when recording, so the dry-run file lists batches in order.
             max_inflight=1 if s.dry_run else s.max_inflight_batches,
+            guard=self.guard,
         )
+
+    @cached_property
+    def guard(self) -> LedgerGuard | None:
+        """The delivery ledger (None when ledger_enabled is false); raises LedgerError."""
+        s = self.settings
+        if not s.ledger_enabled:
+            return None
+        # A dry run only reads it: what it would skip is reported, nothing is written.
+        ledger = open_ledger(s.ledger_url, s.ledger_schema, read_only=s.dry_run)
+        logger.info(
+            "Delivery ledger: %s%s", ledger.url, " (read only: dry run)" if s.dry_run else ""
+        )
+        return LedgerGuard(ledger, self.report, scratch_writes=s.dry_run)
 
     def secrets(self) -> set[str]:
         found = set(self.settings.secrets)
@@ -98,6 +115,8 @@ class Run:
             return self._rules_ready
 
     def rules_for_stream(self, stream_name: str) -> list[tuple[RuleSpec, ResolvedRule]]:
+        # The ledger first: without it nothing may be sent, so nothing is changed either.
+        _ = self.guard
         specs = self.settings.rules_for(stream_name)
         if not specs:
             raise FatalError(
@@ -117,11 +136,32 @@ class Run:
                 candidates.append(inflight)
         return min(candidates, default=None)
 
+    def _prune(self, guard: LedgerGuard) -> None:
+        """Entries past LinkedIn's window go, in work bounded by what this run recorded.
+
+        Removing up to twice what was added keeps the ledger at about 90 days of
+        conversions; the floor lets a ledger that grew before catch up over a few runs.
+        """
+        if guard.ledger.read_only:
+            return
+        try:
+            removed = guard.ledger.prune(limit=PRUNE_LIMIT + 2 * guard.recorded)
+        except LedgerError as exc:  # delivery is over: worth a warning, not a failure
+            logger.warning("Old ledger entries were not pruned this run: %s", exc)
+            return
+        if removed:
+            logger.info("Pruned %d ledger entries older than LinkedIn's 90-day window", removed)
+
     def summary(self) -> list[str]:
         return self.report.summary_lines(dry_run=self.settings.dry_run)
 
     def close(self) -> None:
         if "dispatcher" in self.__dict__:
             self.dispatcher.close()
+        guard = self.__dict__.get("guard")
+        if guard is not None:
+            self._prune(guard)
+            guard.close()
+            guard.ledger.close()
         self.report.rejected_file.close()
         self.dry_run_output.close()

@@ -284,6 +284,7 @@ class ConversionSink(SdkBatchSinkHooks):
         self.report = target.run.report
         self.checkpoints = target.run.checkpoints
         self.mappers: tuple[EventMapper, ...] = ()
+        self.rule_ids: tuple[str, ...] = ()
         # The records of the open batch, and their sequence numbers (see checkpoints.py).
         self.buffered_records: list[dict[str, Any]] = []
         self.buffered_seqs: list[int] = []
@@ -326,6 +327,8 @@ class ConversionSink(SdkBatchSinkHooks):
             else None
         )
         mappers = []
+        # The ledger's key of each mapper's events: LinkedIn's id of the rule, not the label.
+        self.rule_ids = tuple(rule.rule_id for _spec, rule in resolved)
         for spec, rule in resolved:
             mapper = EventMapper(
                 spec,
@@ -405,8 +408,13 @@ class ConversionSink(SdkBatchSinkHooks):
         )
 
     def resolve_batch(self, mapped: MappedBatch, records: list[dict[str, Any]]) -> list[Item]:
-        """Runs on a delivery thread: report the batch's local outcome, return its events."""
+        """Runs on a delivery thread: report the batch's local outcome, return its events.
+
+        The dispatcher then drops the events the delivery ledger holds (see LedgerGuard),
+        still on this thread.
+        """
         labels = [mapper.label for mapper in self.mappers]
+        rule_ids = self.rule_ids
         for label in labels:
             self.report.received(label, len(records))
         for index, mapper_index, reason, field, message, event_id in mapped.rejections:
@@ -420,7 +428,7 @@ class ConversionSink(SdkBatchSinkHooks):
         return [
             Item(
                 body, event_id, self.stream_name, labels[mapper_index],
-                self.key_of(records[index]), facts,
+                self.key_of(records[index]), facts, rule_ids[mapper_index],
             )
             for body, (index, mapper_index, event_id), facts in zip(
                 mapped.events, mapped.origins, mapped.facts, strict=True

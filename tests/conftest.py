@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,31 @@ from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
 from tests.constants import API_BASE, API_VERSION, OAUTH_URL, RULE_URN, TOKEN
 from tests.helpers import base_config, settings_of
+
+
+@pytest.fixture(autouse=True)
+def _default_ledger_outside_the_repository(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A run in this process puts its default ledger in a folder of the test's own.
+
+    The default is `.linkedin-capi/` in the working directory, which is the repository here.
+    The runs of one test share it, as runs in one project do. Child processes are started in
+    a folder of their own (tests/harness.py) or with ledger settings.
+    """
+    import target_linkedin_capi.run as run_module
+
+    real_open = run_module.open_ledger
+    folder: list[Path] = []
+
+    def open_ledger(url: str | None, schema: str | None = None, *, read_only: bool = False):
+        if not (url or "").strip() and not schema:
+            if not folder:
+                folder.append(tmp_path_factory.mktemp("ledger"))
+            url = f"sqlite:///{folder[0] / '.linkedin-capi' / 'ledger.sqlite3'}"
+        return real_open(url, schema, read_only=read_only)
+
+    monkeypatch.setattr(run_module, "open_ledger", open_ledger)
 
 
 def mapper_of(

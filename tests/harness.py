@@ -117,6 +117,8 @@ def run_target(
     """Run the real CLI (`python -m target_linkedin_capi`) on `input_text`.
 
     `pace=(lines, seconds)` feeds the input like a slow tap: `lines` at a time, then a pause.
+    It runs in `workdir`, so the default delivery ledger (`.linkedin-capi/` in the working
+    directory) is the workdir's: two runs in one workdir share it, none lands in the repo.
     """
     config = dict(config)
     config.setdefault("rejected_records_path", str(workdir / "rejected.jsonl"))
@@ -130,6 +132,7 @@ def run_target(
         stderr=subprocess.PIPE,
         text=True,
         env={**child_env(), **(env or {})},
+        cwd=workdir,
     )
     if pace is None:
         stdout, stderr = proc.communicate(input_text, timeout=timeout)

@@ -100,7 +100,7 @@ def _run(
         timeout=HARD_LIMIT,
         preexec_fn=limit_memory,
         env={**child_env(), **(env or {})},
-        cwd=ROOT,
+        cwd=tmp_path,  # the default delivery ledger is the test's, not the repository's
         check=False,
     )
     stdout, stderr = proc.stdout.decode(), proc.stderr.decode()

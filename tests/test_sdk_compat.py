@@ -204,7 +204,7 @@ def _run(
         stderr=subprocess.PIPE,
         preexec_fn=limit_memory,
         env=env,
-        cwd=ROOT,
+        cwd=tmp_path,  # the default delivery ledger is the test's, not the repository's
     )
 
     def write() -> None:

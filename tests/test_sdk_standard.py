@@ -49,6 +49,10 @@ BASE_CONFIG: dict[str, Any] = {
     "api_base_url": API_BASE,
     "api_version": "202609",
     "state_flush_interval_seconds": 0,
+    # These tests count the events each SDK test file sends, duplicate keys included, and
+    # the files reuse keys: without the ledger, as before it (tests/test_ledger_cli.py has
+    # the ledger's own end-to-end tests).
+    "ledger_enabled": False,
 }
 CONFIG = {
     **BASE_CONFIG,

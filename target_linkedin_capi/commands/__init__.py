@@ -86,4 +86,5 @@ def needs_rules(options: dict[str, Any]) -> bool:
 
 # The commands themselves register on import (after the names above exist).
 from target_linkedin_capi.commands import check as _check  # noqa: E402, F401
+from target_linkedin_capi.commands import ledger as _ledger  # noqa: E402, F401
 from target_linkedin_capi.commands import lookups as _lookups  # noqa: E402, F401

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from singer_sdk import typing as th
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -346,6 +348,32 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Requests in flight",
         description="Batches sent concurrently while the target reads on (1 to 32).",
     ),
+    th.Property(
+        "ledger_enabled",
+        th.BooleanType,
+        default=True,
+        title="Delivery ledger",
+        description="Remember each (rule, eventId) LinkedIn accepted and never send it again, "
+        "in this run or a later one (LinkedIn does not deduplicate). Off: events sent "
+        "before are sent, and counted, again.",
+    ),
+    th.Property(
+        "ledger_url",
+        th.StringType,
+        secret=True,
+        title="Ledger database URL",
+        description="Where the ledger lives: sqlite:///path/to/ledger.db or "
+        "postgresql://user:password@host:5432/database (share one between machines). "
+        "Unset: the SQLite file .linkedin-capi/ledger.sqlite3 in the working directory "
+        "(the Meltano project root).",
+    ),
+    th.Property(
+        "ledger_schema",
+        th.StringType,
+        title="Ledger schema",
+        description="PostgreSQL schema of the ledger's tables (created if missing). Unset: "
+        "the connection's current schema, normally public.",
+    ),
 ).to_dict()
 
 # Settings with `allowed_values` are checked by `parse_settings`, not by the SDK: a JSON-schema
@@ -403,6 +431,10 @@ class Settings:
     max_inflight_batches: int
     run_report_path: str | None = None
     progress_interval: float = 30.0
+    ledger_enabled: bool = True
+    # May hold a password: kept out of repr, and its password is among `secrets`.
+    ledger_url: str | None = field(default=None, repr=False)
+    ledger_schema: str | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
     # Set only when rejected_records_mask_keys is on: key values are then written as HMACs.
     rejected_records_mask_secret: str | None = field(default=None, repr=False)
@@ -835,7 +867,19 @@ def parse_settings(config: Mapping[str, Any], *, with_rules: bool = True) -> Set
         )
 
     mask_secret = _rejected_records_mask_secret(config)
-    secrets = tuple(str(value) for value in (access_token, *refresh_parts, mask_secret) if value)
+    ledger_url = str(config.get("ledger_url") or "").strip() or None
+    ledger_schema = str(config.get("ledger_schema") or "").strip() or None
+    if ledger_schema and not ledger_url:
+        raise ConfigError(
+            "ledger_schema",
+            "only applies to a PostgreSQL ledger; set ledger_url to a postgresql:// URL or "
+            "remove ledger_schema",
+        )
+    secrets = tuple(
+        str(value)
+        for value in (access_token, *refresh_parts, mask_secret, _url_password(ledger_url))
+        if value
+    )
     max_ratio = config.get("max_rejected_ratio")
     return Settings(
         access_token=access_token,
@@ -861,9 +905,22 @@ def parse_settings(config: Mapping[str, Any], *, with_rules: bool = True) -> Set
         max_inflight_batches=int(_value(config, "max_inflight_batches")),
         run_report_path=str(config.get("run_report_path") or "").strip() or None,
         progress_interval=float(_value(config, "progress_interval_seconds")),
+        ledger_enabled=bool(_value(config, "ledger_enabled")),
+        ledger_url=ledger_url,
+        ledger_schema=ledger_schema,
         secrets=secrets,
         rejected_records_mask_secret=mask_secret,
     )  # fmt: skip
+
+
+def _url_password(url: str | None) -> str | None:
+    """The password in a ledger URL, so that logs mask it wherever it might appear."""
+    if not url:
+        return None
+    try:
+        return make_url(url).password or None
+    except (ArgumentError, ValueError):
+        return None  # opening the ledger reports the URL as unreadable, never showing it
 
 
 # Shorter HMAC keys could be guessed by trying them against a key the reader knows.

@@ -6,22 +6,32 @@ names are rejected and the rest resent; when it names none, the request is split
 until the bad elements are isolated. A batch ends with every event either accepted or
 rejected with a reason. The first fatal error stops all further sending and is raised in
 the main thread at its next call.
+
+With the delivery ledger (`LedgerGuard`), each batch first drops the events LinkedIn
+accepted before (one ledger query per rule and batch, on the delivery thread), and every
+request LinkedIn answers 2xx is recorded in the ledger before the batch moves on.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol
 
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin import advice
 from target_linkedin_capi.linkedin.errors import BatchRefusedError
 from target_linkedin_capi.report.redaction import redact_linkedin_message
 from target_linkedin_capi.report.run_report import RunReport
+
+if TYPE_CHECKING:
+    from target_linkedin_capi.delivery.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +57,7 @@ class Item:
     rule: str
     key: Mapping[str, Any]  # the record's key properties, raw: the report masks them
     facts: Any = None  # what the event carried, for the run report (report/facts.py)
+    rule_id: str | None = None  # LinkedIn's id of the rule: the ledger's key with event_id
 
 
 @dataclass(slots=True)
@@ -67,10 +78,12 @@ class Dispatcher:
         report: RunReport,
         batch_size: int,
         max_inflight: int,
+        guard: LedgerGuard | None = None,
     ) -> None:
         self.client = client
         self.report = report
         self.batch_size = batch_size
+        self.guard = guard  # None: no ledger, every event is sent
         self._pool = ThreadPoolExecutor(max_workers=max_inflight, thread_name_prefix="deliver")
         self._slots = threading.BoundedSemaphore(max_inflight)
         self._lock = threading.Condition()
@@ -129,8 +142,7 @@ class Dispatcher:
                 resolve, batch.resolve = batch.resolve, None
                 items = resolve()
                 del resolve
-                for start in range(0, len(items), self.batch_size):
-                    self._deliver(items[start : start + self.batch_size])
+                self._send(items)
                 delivered = self._error is None
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             with self._lock:
@@ -148,6 +160,26 @@ class Dispatcher:
                 self._inflight.pop(number, None)
             self._lock.notify_all()
         self._slots.release()
+
+    def _send(self, items: list[Item]) -> None:
+        guard = self.guard
+        if guard is None:
+            for start in range(0, len(items), self.batch_size):
+                self._deliver(items[start : start + self.batch_size])
+            return
+        # Passes: each sends the first occurrence of every event no other batch is sending;
+        # a later occurrence waits for that one to end, then is decided by the ledger.
+        pending = items
+        while pending and self._error is None:
+            claimed, pending = guard.claim(pending)
+            try:
+                fresh = guard.drop_sent(claimed)
+                for start in range(0, len(fresh), self.batch_size):
+                    self._deliver(fresh[start : start + self.batch_size])
+            finally:
+                guard.release(claimed)
+            if pending:
+                guard.wait_free(pending, lambda: self._error is not None)
 
     def _deliver(self, items: Sequence[Item]) -> None:
         """Send `items` until each is accepted or rejected (iterative, never loops)."""
@@ -202,6 +234,9 @@ class Dispatcher:
 
     def _accepted(self, chunk: Sequence[Item]) -> None:
         self._singles_refused_without_index = 0
+        if self.guard is not None:
+            # Before anything else: a crash from here on resends at most this chunk.
+            self.guard.record(chunk)
         self.report.accepted(chunk)
 
     def _reject(self, item: Item, reason: str, message: str) -> None:
@@ -215,3 +250,120 @@ class Dispatcher:
             event_id=item.event_id,
             source="linkedin",
         )
+
+
+class LedgerGuard:
+    """The delivery ledger as the dispatcher uses it, plus the events now in flight.
+
+    Two occurrences of one (rule, eventId) can be in different batches in flight at once,
+    before the first is recorded. So an event is claimed by the batch sending it until
+    LinkedIn's answer for it is recorded (accepted) or it is rejected; an occurrence met
+    while it is claimed waits, then asks the ledger: skipped if the first was accepted,
+    sent if it was rejected. Claims never outnumber the events in flight.
+
+    A dry run reads the real ledger and records nothing in it: what it would record goes
+    to a throwaway SQLite file, so its in-run duplicates are counted as a real run's.
+    """
+
+    def __init__(self, ledger: Ledger, report: RunReport, *, scratch_writes: bool = False) -> None:
+        self.ledger = ledger
+        self.report = report
+        self._scratch_dir: str | None = None
+        self._writes: Ledger = ledger
+        if scratch_writes:  # a dry run
+            from target_linkedin_capi.delivery.ledger import open_ledger
+
+            self._scratch_dir = tempfile.mkdtemp(prefix="linkedin-capi-dry-run-")
+            self._writes = open_ledger(f"sqlite:///{self._scratch_dir}/would-record.sqlite3")
+        self._claims: set[tuple[str, str]] = set()
+        self._changed = threading.Condition()
+        self.recorded = 0  # entries written this run (prune's allowance)
+
+    @staticmethod
+    def _key(item: Item) -> tuple[str, str] | None:
+        if item.event_id is None or item.rule_id is None:
+            return None
+        return item.rule_id, item.event_id
+
+    def claim(self, items: list[Item]) -> tuple[list[Item], list[Item]]:
+        """(claimed now, to decide later): the second list holds events already claimed."""
+        claimed: list[Item] = []
+        later: list[Item] = []
+        undeduplicated: dict[str, int] = {}
+        with self._changed:
+            claims = self._claims
+            for item in items:
+                key = self._key(item)
+                if key is None:
+                    undeduplicated[item.rule] = undeduplicated.get(item.rule, 0) + 1
+                    claimed.append(item)
+                elif key in claims:
+                    later.append(item)
+                else:
+                    claims.add(key)
+                    claimed.append(item)
+        if undeduplicated:
+            self.report.not_deduplicated(undeduplicated)
+        return claimed, later
+
+    def drop_sent(self, items: list[Item]) -> list[Item]:
+        """`items` minus those accepted before (counted as skipped; claims released)."""
+        by_rule: dict[str, list[str]] = {}
+        for item in items:
+            if item.event_id is not None and item.rule_id is not None:
+                by_rule.setdefault(item.rule_id, []).append(item.event_id)
+        if not by_rule:
+            return items
+        sent: set[tuple[str, str]] = set()
+        for rule_id, ids in by_rule.items():
+            found = self.ledger.already_sent(rule_id, ids)
+            if self._writes is not self.ledger:
+                found |= self._writes.already_sent(rule_id, ids)
+            sent.update((rule_id, event_id) for event_id in found)
+        if not sent:
+            return items
+        keep: list[Item] = []
+        skipped: dict[str, int] = {}
+        for item in items:
+            key = self._key(item)
+            if key is not None and key in sent:
+                skipped[item.rule] = skipped.get(item.rule, 0) + 1
+            else:
+                keep.append(item)
+        self.report.skipped_already_sent(skipped)
+        return keep
+
+    def record(self, items: Sequence[Item]) -> None:
+        """LinkedIn accepted `items`: into the ledger, one statement per rule."""
+        by_rule: dict[str, list[str]] = {}
+        for item in items:
+            if item.event_id is not None and item.rule_id is not None:
+                by_rule.setdefault(item.rule_id, []).append(item.event_id)
+        now = datetime.now(timezone.utc)
+        for rule_id, ids in by_rule.items():
+            self._writes.record(rule_id, ids, now)
+            with self._changed:
+                self.recorded += len(ids)
+
+    def release(self, items: Sequence[Item]) -> None:
+        keys = [key for key in map(self._key, items) if key is not None]
+        if not keys:
+            return
+        with self._changed:
+            self._claims.difference_update(keys)
+            self._changed.notify_all()
+
+    def wait_free(self, items: Sequence[Item], stop: Callable[[], bool]) -> None:
+        """Until no event of `items` is claimed (by another batch), or `stop()`."""
+        keys = {key for key in map(self._key, items) if key is not None}
+        with self._changed:
+            while not stop() and not keys.isdisjoint(self._claims):
+                # The timeout only re-checks `stop`: a fatal error ends every wait.
+                self._changed.wait(timeout=1.0)
+
+    def close(self) -> None:
+        if self._writes is not self.ledger:
+            self._writes.close()
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None

@@ -110,6 +110,9 @@ class RuleTally:
     - `accepted`: events LinkedIn answered 2xx for (never in a dry run), so accepted <= sent;
       sent - accepted are events whose request got no answer before the run stopped;
     - `rejected`: by reason, locally or by LinkedIn;
+    - `skipped_already_sent`: events not sent because the delivery ledger holds them (LinkedIn
+      accepted them before, in this run or an earlier one); never in the rejected file;
+    - `not_deduplicated`: events without an eventId, sent without asking the ledger;
     - received = sent + rejected + skipped_already_sent: records whose outcome was reached.
       After a fatal error, routed - received records were never sent (their batch stopped).
     """
@@ -207,6 +210,18 @@ class RunReport:
                 tally.out += count
                 if not self.dry_run:
                     tally.accepted += count
+
+    def skipped_already_sent(self, rule_counts: Mapping[str, int]) -> None:
+        """Events the ledger says LinkedIn accepted before: not sent, by rule."""
+        with self._lock:
+            for rule, count in rule_counts.items():
+                self.rules.setdefault(rule, RuleTally()).skipped_already_sent += count
+
+    def not_deduplicated(self, rule_counts: Mapping[str, int]) -> None:
+        """Events without an eventId (the ledger cannot know them), by rule."""
+        with self._lock:
+            for rule, count in rule_counts.items():
+                self.rules.setdefault(rule, RuleTally()).not_deduplicated += count
 
     def in_request(self, items: Sequence[Any]) -> None:
         """Delivery items (rule, stream) put in their first request: they are now sent."""
@@ -321,8 +336,13 @@ class RunReport:
                     f"{rule}: received {tally.routed}, {sent_word} {tally.sent}, "
                     f"rejected {rejected}" + (f" ({reasons})" if reasons else "")
                 )
+                if tally.skipped_already_sent:
+                    skip_word = "would skip" if dry_run else "skipped"
+                    line += f", {skip_word} as already sent {tally.skipped_already_sent}"
                 if not dry_run:
                     line += f", accepted by LinkedIn {tally.accepted}"
+                if tally.not_deduplicated:
+                    line += f", without eventId (not deduplicated) {tally.not_deduplicated}"
                 if notes:  # counted for sent events only, never for rejected records
                     line += f"; {'would be sent' if dry_run else 'sent'} with changes: {notes}"
                 words = coverage_words(tally.facts)

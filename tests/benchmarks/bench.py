@@ -2,12 +2,18 @@
 
     python -m tests.benchmarks.bench                 # 100k and 400k records (a few minutes)
     python -m tests.benchmarks.bench --records 2000 --skip-memory   # smoke size (CI)
+    python -m tests.benchmarks.bench --skip-csv --ledger-entries 1000000   # with the ledger
 
 It generates Singer input (a tap-postgres-like `conversions` stream with the 24 columns of a
 typical orders table, six of them mapped, and a STATE every 10,000 records), starts the bundled emulator in its own process, runs the target and
 `meltanolabs-target-csv` (installed once into a cache venv) and prints records/s, the three
 ratios of issue 6 and peak memory. Machines are noisy, so only ratios measured in the same
 run are meaningful; nothing here asserts on time.
+
+Those runs have the delivery ledger off. The ledger runs then measure, against one
+emulator: the same records with a fresh SQLite ledger, the same records again (all skipped),
+and the same records against a ledger already holding `--ledger-entries` other entries
+(peak memory compared with the fresh ledger's).
 """
 
 from __future__ import annotations
@@ -197,11 +203,16 @@ def run(cmd: list[str], input_path: Path) -> tuple[float, int, int]:
     return elapsed, max(usage.ru_maxrss // 1024, peak_tree), proc.returncode
 
 
-def target_cmd(work: Path, emulator_url: str, rule_id: str) -> list[str]:
+def target_cmd(
+    work: Path, emulator_url: str, rule_id: str, ledger: Path | None = None
+) -> list[str]:
     config = {
         "access_token": EMULATOR_TOKEN, "api_base_url": f"{emulator_url}/rest",
         "ad_account_id": str(EMULATOR_ACCOUNT), "conversion_rule_id": rule_id, "field_mappings": MAPPINGS,
-        "rejected_records_path": str(work / "rejected.jsonl"), "rate_limit_per_minute": 100000, **EXTRA,
+        "rejected_records_path": str(work / "rejected.jsonl"), "rate_limit_per_minute": 100000,
+        # Off unless a ledger run: the runs compared with target-csv measure what they did.
+        "ledger_enabled": ledger is not None,
+        **({"ledger_url": f"sqlite:///{ledger}"} if ledger is not None else {}), **EXTRA,
     }  # fmt: skip
     path = work / "target.json"
     path.write_text(json.dumps(config))
@@ -224,6 +235,48 @@ def accepted(emulator_url: str) -> int:
     return int(state["accepted_events"])
 
 
+def prefill(ledger: Path, rule_id: str, entries: int) -> None:
+    """A ledger holding `entries` ids of this rule that the input does not use."""
+    from target_linkedin_capi.delivery.ledger import open_ledger
+
+    now = time.time() * 1000
+    with open_ledger(f"sqlite:///{ledger}") as book:
+        for start in range(0, entries, 10_000):
+            ids = [f"old-{i}" for i in range(start, min(entries, start + 10_000))]
+            book.record(rule_id, ids, now)
+
+
+def ledger_runs(work: Path, input_path: Path, records: int, entries: int) -> dict[str, float]:
+    """The three ledger runs, on one emulator so that the rule id stays the same."""
+    emulator = EmulatorProcess(0)
+    results: dict[str, float] = {}
+    try:
+        rule = create_rule(emulator.url)
+        fresh, full = work / "ledger-fresh.sqlite3", work / "ledger-full.sqlite3"
+        started = time.perf_counter()
+        prefill(full, rule, entries)
+        print(
+            f"  (a ledger of {entries:,} entries written in {time.perf_counter() - started:.1f} s)"
+        )
+        runs = [
+            ("ledger_fresh", fresh, records, "target-linkedin-capi, fresh ledger"),
+            ("ledger_again", fresh, records, "same records again (all skipped)"),
+            ("ledger_full", full, 2 * records, f"ledger holding {entries:,} entries"),
+        ]
+        for key, ledger, expected, label in runs:
+            seconds, rss, code = run(target_cmd(work, emulator.url, rule, ledger), input_path)
+            got = accepted(emulator.url)  # accepted so far, over the three runs
+            ok = "ok" if code == 0 and got == expected else f"FAILED (exit {code}, accepted {got})"
+            print(f"  {label:<44} {seconds:7.2f} s  {records / seconds:9,.0f} rec/s  "
+                  f"peak {rss:5d} MiB  {ok}")  # fmt: skip
+            if ok != "ok":
+                raise SystemExit(1)
+            results[key], results[f"{key}_rss"] = seconds, rss
+    finally:
+        emulator.close()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -232,6 +285,9 @@ def main() -> int:
     parser.add_argument("--skip-csv", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--narrow", action="store_true", help="11 columns instead of 24")
+    parser.add_argument("--ledger-entries", type=int, default=1_000_000,
+                        help="entries already in the ledger for the memory comparison")  # fmt: skip
+    parser.add_argument("--skip-ledger", action="store_true")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="linkedin-capi-bench-"))
@@ -275,6 +331,9 @@ def main() -> int:
         _, results["rss_large"] = ours(0, large, args.memory_records,
                                        f"target-linkedin-capi, {args.memory_records} records")  # fmt: skip
 
+    if not args.skip_ledger:
+        results.update(ledger_runs(work, small, args.records, args.ledger_entries))
+
     print("ratios (targets from issue 6):")
     if "csv" in results:
         ratio = results["target"] / results["csv"]
@@ -285,6 +344,17 @@ def main() -> int:
         ratio = results["rss_large"] / results["rss_small"]
         print(
             f"  3. memory: peak RSS {args.memory_records} / {args.records} records = {ratio:.2f}  (<= 1.25)"
+        )
+    if "ledger_fresh" in results:
+        print("ledger ratios:")
+        ratio = results["ledger_fresh"] / results["target"]
+        print(f"  4. fresh ledger / ledger off wall time = {ratio:.2f}  (<= 1.25)")
+        ratio = results["ledger_again"] / results["ledger_fresh"]
+        print(f"  5. second run (all skipped) / first run wall time = {ratio:.2f}  (<= 1.0)")
+        ratio = results["ledger_full_rss"] / results["ledger_fresh_rss"]
+        print(
+            f"  6. memory: peak RSS with {args.ledger_entries:,} entries / fresh ledger = "
+            f"{ratio:.2f}  (<= 1.25)"
         )
     return 0
 

@@ -631,9 +631,11 @@ def test_postgres_gives_up_after_one_failed_reconnect(
             return real_connect(*args, **kwargs)
 
         terminate_backend(ledger)
-        monkeypatch.setattr(psycopg, "connect", unreachable)
-        with pytest.raises(LedgerError) as caught:
-            ledger.already_sent("r1", ["a"])
+        # Undone here, not at the test's end: the schema fixture's clean-up connects too.
+        with monkeypatch.context() as patched:
+            patched.setattr(psycopg, "connect", unreachable)
+            with pytest.raises(LedgerError) as caught:
+                ledger.already_sent("r1", ["a"])
         message = str(caught.value)
         assert "connection was lost" in message and "reconnecting failed" in message
         assert "ledger_enabled: false" in message
