@@ -16,8 +16,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from singer_sdk import typing as th
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -917,6 +915,10 @@ def _url_password(url: str | None) -> str | None:
     """The password in a ledger URL, so that logs mask it wherever it might appear."""
     if not url:
         return None
+    # Imported here: only a configured ledger_url needs SQLAlchemy, and loading it is slow.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).password or None
     except (ArgumentError, ValueError):

@@ -82,12 +82,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar, cast
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from target_linkedin_capi.errors import FatalError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DEFAULT_SQLITE_PATH = Path(".linkedin-capi") / "ledger.sqlite3"
 LINKEDIN_WINDOW = timedelta(days=90)
@@ -140,6 +140,11 @@ def open_ledger(url: str | None, schema: str | None = None, *, read_only: bool =
                 f"ledger_schema, {HOW_TO_DISABLE}."
             )
         return _SqliteLedger.open(DEFAULT_SQLITE_PATH, "the default ledger file", read_only)
+    # Imported here: SQLAlchemy only parses the URL, and loading it costs every run (even
+    # one with the default SQLite ledger, or an operator command) a tenth of a second.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url.strip())
     except (ArgumentError, ValueError):

@@ -174,6 +174,9 @@ def _decimal_of(value: object, field: str, reason: str) -> Decimal:
     if isinstance(value, bool):
         raise Invalid(reason, f"{field} is a boolean, not a number")
     if isinstance(value, Decimal):
+        # A Decimal handed over by the reader keeps every digit of the input's text.
+        if value.is_finite() and len(value.as_tuple().digits) > _MAX_NUMBER_TEXT:
+            raise Invalid(reason, f"{field} has more digits than any real {field} has")
         number = value
     elif isinstance(value, int):
         if value.bit_length() > _MAX_INT_BITS:
@@ -197,9 +200,6 @@ def _decimal_of(value: object, field: str, reason: str) -> Decimal:
         raise Invalid(reason, f"{field} is not a number")
     if not number.is_finite():
         raise Invalid(reason, f"{field} is not a finite number")
-    # A Decimal handed over by the reader keeps every digit of the input's text.
-    if len(number.as_tuple().digits) > _MAX_NUMBER_TEXT:
-        raise Invalid(reason, f"{field} has more digits than any real {field} has")
     return number
 
 
@@ -217,22 +217,26 @@ def amount(value: object) -> str | None:
         raise Invalid("value_negative", "value_amount is negative")
     if not number:
         return "0"  # also 0E-999999999, which 'f' would write out digit by digit
-    if number.adjusted() >= _MAX_AMOUNT_DIGITS:
+    adjusted = number.adjusted()  # the exponent of the first significant digit
+    if adjusted >= _MAX_AMOUNT_DIGITS:
         raise Invalid("value_invalid", "value_amount is implausibly large (1e40 or more)")
-    digits, exponent = number.as_tuple()[1:]
-    if not isinstance(exponent, int):  # only NaN and infinities have a letter; excluded above
-        raise Invalid("value_invalid", "value_amount is not a finite number")
-    if exponent < -_MAX_AMOUNT_DECIMALS:
-        # Trailing zeros are harmless (19.9900…0): drop them exactly (no context, so no
-        # rounding and no underflow to 0); the digits are bounded already.
-        zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
-        if exponent + zeros < -_MAX_AMOUNT_DECIMALS:
+    if adjusted < -_MAX_AMOUNT_DECIMALS:
+        raise Invalid(
+            "value_invalid", f"value_amount has more than {_MAX_AMOUNT_DECIMALS} decimal places"
+        )
+    # Bounded now: at most 100 digits (see _decimal_of) from 10^39 down to 10^-20.
+    result = format(number, "f")
+    point = result.find(".")
+    if point != -1 and len(result) - point - 1 > _MAX_AMOUNT_DECIMALS:
+        # Trailing zeros are harmless (19.9900…0): dropped, as text, so nothing rounds.
+        result = result.rstrip("0").rstrip(".")
+        point = result.find(".")
+        if point != -1 and len(result) - point - 1 > _MAX_AMOUNT_DECIMALS:
             raise Invalid(
                 "value_invalid",
                 f"value_amount has more than {_MAX_AMOUNT_DECIMALS} decimal places",
             )
-        number = Decimal((0, digits[: len(digits) - zeros], exponent + zeros))
-    return format(number, "f")
+    return result
 
 
 def currency(value: object) -> str | None:
