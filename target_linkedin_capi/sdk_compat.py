@@ -17,12 +17,15 @@ import hashlib
 import importlib
 import importlib.metadata
 import inspect
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from singer_sdk import BatchSink, Target
+from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import Sink
@@ -58,6 +61,21 @@ class SdkTargetHooks(Target):
     The SDK's `listen()` (final) hands each message to a private `_process_*_message`
     method; each is overridden here to call a hook whose default is the SDK's own handling.
     """
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, Any]:
+        """Settings from TARGET_LINKEDIN_CAPI_* variables (`--config=ENV`), and only there.
+
+        The SDK would also load the nearest `.env`, searched upward from where the SDK is
+        installed (in a Meltano project: the project's own), over the environment. Meltano
+        has already put the project's settings in the environment; a variable set in the
+        shell must win, so that `check` tests the settings the run uses.
+        """
+        config_jsonschema = cls.config_jsonschema
+        cls.append_builtin_config(config_jsonschema)
+        return parse_environment_config(
+            config_jsonschema, cls._env_var_prefix, dotenv_path=os.devnull
+        )
 
     # The callbacks of the SDK's message loop.
 
@@ -338,6 +356,18 @@ SDK_MIRRORS: dict[str, tuple[str, str]] = {
     "singer_sdk.sinks.core:Sink._after_process_record": (
         "185b5536ec21f7fbe122833ce98e28a0a2795bae930eb6518613ef95ce9bbca6",
         "SdkBatchSinkHooks._after_process_record silences it",
+    ),
+    "singer_sdk.plugin_base:PluginBase._env_var_config": (
+        "4e00272a5767a9a172cbc075f692da2479127388bb6580f8f739f3d370d169c9",
+        "SdkTargetHooks._env_var_config replaces it without loading a .env file",
+    ),
+    "singer_sdk.plugin_base:PluginBase._env_var_prefix": (
+        "87d8f7483c457e29fbcf5eaf942893fa9af151c1bc3a945cbfe3cd8665ee0566",
+        "SdkTargetHooks._env_var_config reads variables with this prefix",
+    ),
+    "singer_sdk.configuration._dict_config:parse_environment_config": (
+        "8795a086c3e468a6ff9735a0bb292b94ffe9ae9982086d140873f96736d6b11d",
+        "SdkTargetHooks._env_var_config passes dotenv_path=os.devnull so no .env is loaded",
     ),
     "singer_sdk.sinks.batch:BatchSink._get_context": (
         "4e0d39040097dc9b9be88c7c3c7d57544c4533175731ea077b62e72fbf448184",

@@ -406,3 +406,21 @@ def test_lines_up_to_the_bound_are_read(emu: Emulator, rule: int, tmp_path: Path
     assert returncode == 0, stderr[-3000:]
     assert states[-1] == {"n": 2}
     assert len(emu.state.accepted_events()) == 3
+
+
+def test_env_config_never_loads_a_dotenv_file_over_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a Meltano project the SDK finds the project's .env (searching upward from where it
+    # is installed) and loads it over the environment: `check` would test the .env's token
+    # while the run uses the one set in the shell.
+    from singer_sdk.configuration import _dict_config
+
+    from target_linkedin_capi.target import TargetLinkedInCapi
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("TARGET_LINKEDIN_CAPI_ACCESS_TOKEN=from-dotenv\n", encoding="utf-8")
+    monkeypatch.setattr(_dict_config, "find_dotenv", lambda *a, **k: str(dotenv))
+    monkeypatch.setenv("TARGET_LINKEDIN_CAPI_ACCESS_TOKEN", "from-shell")
+    assert TargetLinkedInCapi._env_var_config["access_token"] == "from-shell"
+    assert os.environ["TARGET_LINKEDIN_CAPI_ACCESS_TOKEN"] == "from-shell"
