@@ -24,7 +24,7 @@ from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
 from target_linkedin_capi.linkedin.transport import HttpTransport, RecordingTransport
 from target_linkedin_capi.plan.reconcile import ResolvedRule, RuleManager
-from target_linkedin_capi.report.run_report import JsonLines, RunReport
+from target_linkedin_capi.report.tally import JsonLines, RunTally
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 class Run:
     def __init__(self, settings: Settings, write_state: Callable[[dict[str, Any]], None]) -> None:
         self.settings = settings
-        self.report = RunReport(
+        self.report = RunTally(
             settings.rejected_records_path,
             settings.rejected_records_mask_secret,
             dry_run=settings.dry_run,

@@ -24,7 +24,7 @@ from target_linkedin_capi.commands import register
 from target_linkedin_capi.delivery.ledger import open_ledger
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin import vocabulary
-from target_linkedin_capi.report.run_report import utc_text
+from target_linkedin_capi.report.tally import utc_text
 
 if TYPE_CHECKING:
     from target_linkedin_capi.run import Run

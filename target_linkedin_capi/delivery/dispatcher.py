@@ -28,7 +28,7 @@ from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin import advice
 from target_linkedin_capi.linkedin.errors import BatchRefusedError
 from target_linkedin_capi.report.redaction import redact_linkedin_message
-from target_linkedin_capi.report.run_report import RunReport
+from target_linkedin_capi.report.tally import RunTally
 
 if TYPE_CHECKING:
     from target_linkedin_capi.delivery.ledger import Ledger
@@ -75,7 +75,7 @@ class Dispatcher:
         self,
         *,
         client: EventsClient,
-        report: RunReport,
+        report: RunTally,
         batch_size: int,
         max_inflight: int,
         guard: LedgerGuard | None = None,
@@ -265,7 +265,7 @@ class LedgerGuard:
     to a throwaway SQLite file, so its in-run duplicates are counted as a real run's.
     """
 
-    def __init__(self, ledger: Ledger, report: RunReport, *, scratch_writes: bool = False) -> None:
+    def __init__(self, ledger: Ledger, report: RunTally, *, scratch_writes: bool = False) -> None:
         self.ledger = ledger
         self.report = report
         self._scratch_dir: str | None = None

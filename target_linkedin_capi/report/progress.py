@@ -11,13 +11,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from target_linkedin_capi.report.run_report import RunReport
+from target_linkedin_capi.report.tally import RunTally
 
 logger = logging.getLogger("target_linkedin_capi.progress")
 
 
 class Progress:
-    def __init__(self, interval: float, report: RunReport, records_read: Callable[[], int]) -> None:
+    def __init__(self, interval: float, report: RunTally, records_read: Callable[[], int]) -> None:
         self.interval = interval
         self.report = report
         self.records_read = records_read

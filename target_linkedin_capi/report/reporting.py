@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from target_linkedin_capi.report.http_stats import http_stats
 from target_linkedin_capi.report.progress import Progress
-from target_linkedin_capi.report.run_summary import DRY_RUN, FAILED, SUCCEEDED, write_run_report
+from target_linkedin_capi.report.run_report import DRY_RUN, FAILED, SUCCEEDED, write_run_report
 
 if TYPE_CHECKING:
     from target_linkedin_capi.run import Run

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from target_linkedin_capi.delivery.dispatcher import Batch, Dispatcher, Item, LedgerGuard
 from target_linkedin_capi.delivery.ledger import open_ledger
-from target_linkedin_capi.report.run_report import RunReport
+from target_linkedin_capi.report.tally import RunTally
 from tests.delivery.test_dispatcher import FakeClient, refused
 
 RULE_ID = "456"
@@ -21,7 +21,7 @@ def item(event_id: str | None, version: int = 1) -> Item:
 
 
 def deliver(tmp_path: Path, client: FakeClient, batches: list[list[Item]], inflight: int = 4):
-    report = RunReport(None)
+    report = RunTally(None)
     ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     guard = LedgerGuard(ledger, report)
     dispatcher = Dispatcher(

@@ -17,7 +17,7 @@ import pytest
 from target_linkedin_capi.events.batches import map_batch
 from target_linkedin_capi.events.fields import CANONICAL_FIELDS
 from target_linkedin_capi.events.mapper import EventMapper, Rejection
-from target_linkedin_capi.report.run_report import RunReport
+from target_linkedin_capi.report.tally import RunTally
 from tests.constants import DAY_MS
 from tests.helpers import now_ms
 
@@ -143,7 +143,7 @@ def test_notes_of_rejected_records_are_not_counted_and_summary_says_sent(
     mapped = map_batch([mapper], records)
     assert len(mapped.events) == 2 and len(mapped.rejections) == 2
     assert mapped.notes == [{"email_unusable_dropped": 2, "ip_address_unusable_dropped": 1}]
-    report = RunReport(None)
+    report = RunTally(None)
     report.add_notes("rule 1", mapped.notes[0])
     report.sent({"rule 1": 2})
     assert "; sent with changes: email_unusable_dropped 2" in report.summary_lines(dry_run=False)[0]

@@ -15,7 +15,7 @@ from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin.client import LinkedInClient
 from target_linkedin_capi.linkedin.transport import RecordingTransport
 from target_linkedin_capi.plan.reconcile import ResolvedRule, RuleManager
-from target_linkedin_capi.report.run_report import JsonLines
+from target_linkedin_capi.report.tally import JsonLines
 from tests.constants import ACCOUNT_QUERY, API_BASE
 
 # Same values as tests/conftest.py.
