@@ -7,8 +7,12 @@ import time, or outside pytest, import them from here.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from target_linkedin_capi.config.settings import Settings, parse_settings
@@ -59,3 +63,38 @@ def child_env(*also_drop: str) -> dict[str, str]:
     """
     dropped = (TARGET_ENV_PREFIX, *also_drop)
     return {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+
+
+class CountingHandler(http.server.BaseHTTPRequestHandler):
+    """Serves `body` to any GET and counts the requests (for tests that nothing is fetched)."""
+
+    hits = 0
+    body = b""
+    content_type = "application/octet-stream"
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def counting_server(
+    path: str, body: bytes, content_type: str = "application/octet-stream"
+) -> Iterator[tuple[str, type[CountingHandler]]]:
+    """A local HTTP server that would serve `body` at `path`; yields (URL, handler class)."""
+    handler = type("Handler", (CountingHandler,), {"body": body, "content_type": content_type})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/{path}", handler
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,12 +6,10 @@ fetches a $ref, and names only declared properties. Also the dependency floors/c
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from target_linkedin_capi.sinks import (
     check_schema,
 )
 from tests.harness import SCHEMA, STREAM, base_config, hashed_email, record
-from tests.helpers import child_env
+from tests.helpers import CountingHandler, child_env, counting_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HARD_LIMIT = 30  # seconds: generous; a hang or a runaway is what is being ruled out
@@ -140,34 +138,12 @@ def rule(emu: Emulator) -> int:
     return emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
 
 
-class _Counter(http.server.BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self) -> None:
-        type(self).hits += 1
-        body = json.dumps({"type": "string"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
-def schema_server() -> Iterator[tuple[str, type[_Counter]]]:
+def schema_server() -> Iterator[tuple[str, type[CountingHandler]]]:
     """A local HTTP server that would serve a schema, and counts whoever asks for one."""
-    handler = type("Handler", (_Counter,), {"hits": 0})
-    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/schema.json", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    body = json.dumps({"type": "string"}).encode()
+    with counting_server("schema.json", body, "application/json") as served:
+        yield served
 
 
 # -- the real CLI on hostile input (items 8, 14, 15) ----------------------------------------
@@ -243,7 +219,7 @@ def test_hostile_input_is_one_paragraph_exit_1_no_value_no_state_past_delivery(
 
 @pytest.mark.e2e
 def test_a_remote_ref_is_refused_and_never_fetched(
-    emu: Emulator, rule: int, tmp_path: Path, schema_server: tuple[str, type[_Counter]]
+    emu: Emulator, rule: int, tmp_path: Path, schema_server: tuple[str, type[CountingHandler]]
 ) -> None:
     url, handler = schema_server
     schema = _with_property("email", {"$ref": url})
@@ -427,7 +403,7 @@ def test_references_inside_the_document_still_work() -> None:
 
 
 def test_no_validator_fetches_a_reference_even_if_one_slipped_through(
-    schema_server: tuple[str, type[_Counter]], monkeypatch: pytest.MonkeyPatch
+    schema_server: tuple[str, type[CountingHandler]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import fastjsonschema
 

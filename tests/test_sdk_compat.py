@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import gzip
-import http.server
 import inspect
 import json
 import os
@@ -27,6 +26,7 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 
 from target_linkedin_capi import sdk_compat
 from tests.harness import SCHEMA, STREAM, base_config, hashed_email, record
+from tests.helpers import CountingHandler, counting_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "target_linkedin_capi"
@@ -290,32 +290,11 @@ def test_a_record_line_that_fails_the_line_check_is_one_paragraph(
 # Item 5: BATCH messages.
 
 
-class _Counter(http.server.BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self) -> None:
-        type(self).hits += 1
-        body = gzip.compress(_line(record(7)))
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
-def batch_server() -> Iterator[tuple[str, type[_Counter]]]:
-    handler = type("Handler", (_Counter,), {"hits": 0})
-    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/batch.jsonl.gz", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+def batch_server() -> Iterator[tuple[str, type[CountingHandler]]]:
+    """A local HTTP server that would serve a BATCH file, and counts whoever asks for it."""
+    with counting_server("batch.jsonl.gz", gzip.compress(_line(record(7)))) as served:
+        yield served
 
 
 @pytest.mark.e2e
@@ -324,7 +303,7 @@ def test_a_batch_message_is_refused_and_nothing_it_names_is_read(
     emu: Emulator,
     rule: int,
     tmp_path: Path,
-    batch_server: tuple[str, type[_Counter]],
+    batch_server: tuple[str, type[CountingHandler]],
     where: str,
 ) -> None:
     url, handler = batch_server
