@@ -399,13 +399,16 @@ class ConversionSink(SdkBatchSinkHooks):
         # dispatcher's threads while the target reads on. STATE waits for it (see
         # checkpoints.py).
         records, seqs = self.buffered_records, self.buffered_seqs
-        self.buffered_records, self.buffered_seqs = [], []
         if not records:
             return
         mapped = map_batch(self.mappers, records)
         self.target.run.dispatcher.submit(
             Batch(min_seq=seqs[0], resolve=lambda: self.resolve_batch(mapped, records))
         )
+        # Cleared only once the dispatcher holds the batch: should mapping fail, or the
+        # dispatcher refuse it after an earlier failure, the records stay buffered, so no
+        # checkpoint written on the way out can cover them.
+        self.buffered_records, self.buffered_seqs = [], []
 
     def resolve_batch(self, mapped: MappedBatch, records: list[dict[str, Any]]) -> list[Item]:
         """Runs on a delivery thread: report the batch's local outcome, return its events.

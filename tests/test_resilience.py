@@ -6,6 +6,7 @@ rejected-records file and the STATE lines on stdout.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -471,3 +472,33 @@ def test_a_rotated_refresh_token_without_a_path_warns_once(tmp_path):
         warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
         assert len(warnings) == 1 and "refresh_token_path" in warnings[0]
         assert "stop working" in warnings[0]
+
+
+def test_a_batch_refused_after_a_failure_keeps_its_records_out_of_any_checkpoint(
+    emu, rule, tmp_path
+):
+    """Stream B's record is buffered when stream A's batch fails; the STATE after it must
+    not be written on the way out, since B's record was never sent."""
+    emu.add_fault({"path": "/rest/conversionEvents", "status": 403, "times": 0})
+    config = base_config(
+        emu, rule, batch_size_rows=2, state_flush_interval_seconds=3600, retry_max_attempts=1
+    )
+
+    def line(message: dict) -> str:
+        return json.dumps(message)
+
+    schema_b = json.loads(singer([], stream="b").splitlines()[0])
+    schema_a = json.loads(singer([], stream="a").splitlines()[0])
+    lines = [
+        line(schema_a),
+        line(schema_b),
+        line({"type": "RECORD", "stream": "b", "record": record(2000)}),
+        line({"type": "STATE", "value": {"bookmarks": {"b": 2000}}}),
+        line({"type": "RECORD", "stream": "a", "record": record(1)}),
+        line({"type": "RECORD", "stream": "a", "record": record(2)}),
+    ]
+    # A's full batch fails (403) while the input is still open; then the input ends.
+    result = run_target(config, "\n".join(lines) + "\n", tmp_path, pace=(6, 3.0))
+    assert result.returncode == 1
+    assert result.states == [], result.stdout
+    assert delivered(emu, 3000) == Counter()
