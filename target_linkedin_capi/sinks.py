@@ -41,9 +41,11 @@ class SchemaRefused(FatalError):
 
 
 # A tap's SCHEMA is untrusted input: bounded before anything (the SDK's deepcopy, the
-# validator's code generator) recurses through it. Real tap schemas are a few levels deep.
+# validator's code generator) recurses through it. Real tap schemas are a few levels deep
+# and a few thousand entries (a 1,000-column table is about 4,000); compiling 100,000 took
+# gigabytes.
 MAX_SCHEMA_DEPTH = 64
-MAX_SCHEMA_NODES = 200_000
+MAX_SCHEMA_NODES = 20_000
 
 # Keywords whose value is one subschema, a list of them, or a name -> subschema map; every
 # other keyword's value is data (enum, const, default, ...) and is not walked as a schema.
@@ -56,9 +58,12 @@ _SUBSCHEMA_MAPS = frozenset(
     {"properties", "patternProperties", "definitions", "$defs", "dependentSchemas",
      "dependencies"}
 )  # fmt: skip
-# Regexes would run on untrusted values in a backtracking engine (a tap's `^(a+)+$` hangs
-# validation), and formats are not checked, as by the SDK's default validator.
-_NOT_VALIDATED = frozenset({"pattern", "patternProperties", "format"})
+# Keywords whose check costs more than linear time on an untrusted value: regexes run in a
+# backtracking engine (a tap's `^(a+)+$` hangs), `multipleOf` divides the number as it
+# came (1e999990 builds a million-digit integer), `uniqueItems` compares items pairwise or
+# by hashes a record can make collide. Formats are not checked, as by the SDK's default
+# validator. None of them decides what LinkedIn gets: the normalisers bound every value.
+_NOT_VALIDATED = frozenset({"pattern", "patternProperties", "format", "multipleOf", "uniqueItems"})
 
 
 def check_schema(stream: str, schema: Any) -> None:
@@ -266,6 +271,24 @@ class FallbackValidator(BaseJSONSchemaValidator):
         raise RecordInvalid(f"{path} must match its schema ({error.validator})")
 
 
+def validator_for(schema: dict[str, Any], stream: str) -> BaseJSONSchemaValidator:
+    """The compiled validator for a stream's schema, else the library one; SchemaRefused
+    when neither can take it."""
+    try:
+        return CompiledValidator(schema, stream)
+    except SchemaRefused:
+        raise
+    except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError):
+        # A schema fastjsonschema cannot compile still gets validated, more slowly.
+        return FallbackValidator(schema, stream)
+    except (SyntaxError, RecursionError, MemoryError):
+        # The generated code is too nested for Python (e.g. anyOf twenty levels deep).
+        raise SchemaRefused(
+            f"The SCHEMA of stream '{stream}' is too complex to validate (its subschemas "
+            "are nested too deeply); simplify it in the tap, or set validate_records: false."
+        ) from None
+
+
 class ConversionSink(SdkBatchSinkHooks):
     """Buffers one stream's records; each batch becomes one event per record and rule."""
 
@@ -305,13 +328,7 @@ class ConversionSink(SdkBatchSinkHooks):
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         if self.config.get("validate_records") is False:
             return None
-        try:
-            return CompiledValidator(self.schema, self.stream_name)
-        except SchemaRefused:
-            raise
-        except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError):
-            # A schema fastjsonschema cannot compile still gets validated, more slowly.
-            return FallbackValidator(self.schema, self.stream_name)
+        return validator_for(self.schema, self.stream_name)
 
     @override
     def setup(self) -> None:

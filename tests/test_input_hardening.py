@@ -25,6 +25,7 @@ from target_linkedin_capi.sinks import (
     SchemaRefused,
     _NoRemoteRefs,
     check_schema,
+    validator_for,
 )
 from tests.harness import SCHEMA, STREAM, base_config, hashed_email, record
 from tests.helpers import CountingHandler, child_env, counting_server
@@ -461,3 +462,41 @@ def test_dependency_bounds_exclude_the_vulnerable_requests_and_the_next_majors()
         assert spec.contains(installed), (name, installed)
         major = int(installed.split(".")[0])
         assert not spec.contains(f"{major + 1}.0"), f"{name} has no upper bound"
+
+
+# -- keywords whose check is not linear in the value (found by review) ----------------------
+
+
+@pytest.mark.e2e
+def test_costly_keywords_do_not_hang_validation() -> None:
+    """`multipleOf` on 1e999990 built a million-digit integer (36 s a record); `uniqueItems`
+    over items whose hashes collide (or unhashable ones, in the fallback) is quadratic."""
+    code = (
+        "from decimal import Decimal\n"
+        "from target_linkedin_capi.sinks import CompiledValidator, FallbackValidator\n"
+        "schema = {'type': 'object', 'properties': {\n"
+        "    'v': {'type': 'number', 'multipleOf': 1},\n"
+        "    'ints': {'type': 'array', 'uniqueItems': True},\n"
+        "    'objs': {'type': 'array', 'uniqueItems': True}}}\n"
+        "row = {'v': Decimal('1e999990'), 'ints': [i * (2**61 - 1) for i in range(60_000)],\n"
+        "       'objs': [{'i': i} for i in range(20_000)]}\n"
+        "for cls in (CompiledValidator, FallbackValidator):\n"
+        "    cls(schema, 's').validate(row)\n"
+        "print('validated')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HARD_LIMIT,
+        cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "validated"
+
+
+def test_a_schema_too_nested_for_the_code_generator_is_refused_naming_the_stream() -> None:
+    node: dict[str, Any] = {"type": "string"}
+    for _ in range(20):
+        node = {"anyOf": [node, {"type": "null"}]}
+    schema = {"type": "object", "properties": {"x": node}}
+    check_schema("orders", schema)  # within the depth and size bounds
+    with pytest.raises(SchemaRefused, match="stream 'orders' is too complex"):
+        validator_for(schema, "orders")
