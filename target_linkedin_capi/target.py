@@ -28,7 +28,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_linkedin_capi.commands import COMMANDS, needs_rules, requested
-from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings
+from target_linkedin_capi.config.settings import CONFIG_SCHEMA, parse_settings, schema_problems
 from target_linkedin_capi.errors import ConfigError, FatalError
 from target_linkedin_capi.report.redaction import SecretFilter
 from target_linkedin_capi.report.reporting import finish_reporting, start_reporting
@@ -167,7 +167,14 @@ class TargetLinkedInCapi(SdkTargetHooks):
     def __init__(self, *, with_rules: bool = True, **kwargs: Any) -> None:
         # with_rules=False: an operator command that needs only the credentials (a lookup
         # of the ad accounts, before the user knows which rule to configure).
-        super().__init__(**kwargs)
+        try:
+            super().__init__(**kwargs)
+        except ConfigValidationError:
+            # The SDK's messages quote the offending value, which may be a token or a
+            # password: say what is wrong with each setting without it.
+            raise ConfigValidationError(
+                "Config validation failed", errors=schema_problems(self.config, CONFIG_SCHEMA)
+            ) from None
         try:
             settings = parse_settings(self.config, with_rules=with_rules)
         except ConfigError as exc:

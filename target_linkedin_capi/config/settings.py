@@ -947,3 +947,30 @@ def _rejected_records_mask_secret(config: Mapping[str, Any]) -> str | None:
             f"{_MIN_MASK_SECRET_LENGTH} characters",
         )
     return secret
+
+
+def schema_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """What breaks the settings' JSON schema, one line per problem, never quoting a value.
+
+    A value given with the wrong type may be a token or a password put in the wrong shape
+    (an object, a number): the line names the setting and the rule it breaks, not the value.
+    """
+    from jsonschema import Draft7Validator  # the SDK's own dependency
+
+    problems = []
+    errors = Draft7Validator(dict(schema)).iter_errors(dict(config))
+    for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
+        where = ".".join(str(part) for part in error.absolute_path) or "config"
+        rule, expected = error.validator, error.validator_value
+        if rule == "required":
+            problems.append(f"{where}: a required setting is missing")
+        elif rule == "type":
+            kinds = expected if isinstance(expected, list) else [expected]
+            problems.append(f"{where}: must be {' or '.join(map(str, kinds))}")
+        elif rule in ("minimum", "exclusiveMinimum"):
+            problems.append(f"{where}: must be at least {expected}")
+        elif rule in ("maximum", "exclusiveMaximum"):
+            problems.append(f"{where}: must be at most {expected}")
+        else:
+            problems.append(f"{where}: does not match the setting's {rule!r} rule")
+    return problems or ["the configuration does not match the settings' schema"]

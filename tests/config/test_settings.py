@@ -786,3 +786,29 @@ def test_cli_wrong_enumerated_value_is_one_line_listing_the_valid_ones(
     assert len(errors) == 2, output
     assert errors[0].endswith(f"{setting}: '{wrong}' is not allowed; use one of {listed}"), output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("access_token", {"token": "SUPERSECRETTOKENVALUE"}),
+        ("access_token", 123456789012345),
+        ("client_secret", ["SUPERSECRETCLIENTVALUE"]),
+        ("ledger_url", ["postgresql://user:SUPERSECRETPASSWORD@db.internal/ledger"]),
+    ],
+)
+def test_a_secret_in_the_wrong_shape_is_never_quoted(
+    tmp_path: Path, make_config: Callable[..., dict[str, Any]], setting: str, value: Any
+) -> None:
+    # The SDK's schema errors quote the offending value, e.g. "{'token': '...'} is not of
+    # type 'string'": a token or password pasted in the wrong shape would reach the log.
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(make_config(**{setting: value})))
+    result = subprocess.run(
+        [CLI, "--config", str(config)], input="", capture_output=True, text=True, timeout=30,
+        check=False,
+    )  # fmt: skip
+    output = result.stderr + result.stdout
+    assert result.returncode != 0
+    assert f"{setting}: must be string or null" in output
+    assert "SUPERSECRET" not in output and "123456789012345" not in output
