@@ -866,6 +866,15 @@ def parse_settings(config: Mapping[str, Any], *, with_rules: bool = True) -> Set
 
     mask_secret = _rejected_records_mask_secret(config)
     ledger_url = str(config.get("ledger_url") or "").strip() or None
+    if ledger_url is not None:
+        authority = ledger_url.partition("://")[2].partition("/")[0]
+        if authority.count("@") > 1:
+            # Parsers would take part of the password for the host and show it in errors.
+            raise ConfigError(
+                "ledger_url",
+                "holds more than one '@' before the host: percent-encode an '@' in the user "
+                "name or password as %40 (the URL is not shown: it holds a password)",
+            )
     ledger_schema = str(config.get("ledger_schema") or "").strip() or None
     if ledger_schema and not ledger_url:
         raise ConfigError(

@@ -812,3 +812,14 @@ def test_a_secret_in_the_wrong_shape_is_never_quoted(
     assert result.returncode != 0
     assert f"{setting}: must be string or null" in output
     assert "SUPERSECRET" not in output and "123456789012345" not in output
+
+
+def test_a_ledger_url_with_an_unencoded_at_in_its_password_is_refused_unseen(
+    make_settings: MakeSettings,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings(ledger_url="postgresql://postgres:p@ssW0rdSECRET@127.0.0.1:5432/test")
+    assert caught.value.setting == "ledger_url" and "%40" in str(caught.value)
+    assert "ssW0rd" not in str(caught.value)
+    settings = make_settings(ledger_url="postgresql://postgres:p%40ssW0rdSECRET@127.0.0.1/test")
+    assert settings.ledger_url is not None
