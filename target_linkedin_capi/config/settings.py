@@ -259,8 +259,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.BooleanType,
         default=False,
         title="Mask keys in the rejected file",
-        description="Write key values and event ids (other than the target's own `k-...` ids) "
-        "as HMAC-SHA-256 hex under rejected_records_mask_secret instead of as they are.",
+        description="Write key values and event ids (the target's own `k-...` ids too) as "
+        "HMAC-SHA-256 hex under rejected_records_mask_secret instead of as they are.",
     ),
     th.Property(
         "rejected_records_mask_secret",

@@ -95,8 +95,14 @@ def mask_key(key: Mapping[str, Any], secret: str | None = None) -> dict[str, Any
 
 
 def mask_event_id(event_id: str | None, secret: str | None = None) -> str | None:
-    """The target's own derived id as it is; any other id is a value of the record."""
-    if event_id is not None and _DERIVED_EVENT_ID.match(event_id):
+    """The target's own derived id as it is unless keys are masked; any other id is a value
+    of the record.
+
+    A derived id is an unkeyed hash of the stream and the key: with masking on it is
+    HMAC'd like the key itself, or anyone who can guess keys (emails, small numbers) could
+    recompute it.
+    """
+    if event_id is not None and secret is None and _DERIVED_EVENT_ID.match(event_id):
         return event_id
     return mask_value(event_id, secret)
 

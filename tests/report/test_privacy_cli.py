@@ -118,8 +118,9 @@ def test_masked_keys_are_hmacs_the_operator_can_recompute(emu, tmp_path, event_i
     assert line["key"] == {"id": mac("1042")}
     if event_ids:
         assert line["event_id"] == mac("evt-1042")
-    else:  # the target's own id: a hash already, written as it is
-        assert line["event_id"].startswith("k-") and len(line["event_id"]) == 42
+    else:  # the target's own id is an unkeyed hash of the key: masked like the key
+        derived = "k-" + hashlib.sha256("public-conversions\x1f1042".encode()).hexdigest()[:40]
+        assert line["event_id"] == mac(derived)
     written = Path(config["rejected_records_path"]).read_text()
     assert "1042" not in written
     assert_no_private_value(written)
