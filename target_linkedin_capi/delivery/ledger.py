@@ -477,6 +477,11 @@ def _create_file(path: Path) -> None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
+        # An existing ledger of ours is made private too (SQLite gives its -wal and -shm
+        # files the database file's mode); one of another user's is left as it is.
+        info = path.stat()
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            path.chmod(0o600)
         return
     os.close(fd)
     path.chmod(0o600)

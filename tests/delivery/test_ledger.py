@@ -680,3 +680,12 @@ def test_lookup_memory_does_not_grow_with_the_ledger(tmp_path: Path) -> None:
     found_empty, rss_empty = peak(empty)
     assert (found_full, found_empty) == (200_000, 0)
     assert rss_full <= 1.25 * rss_empty, (rss_full, rss_empty)
+
+
+def test_an_existing_ledger_file_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    open_ledger(f"sqlite:///{path}", None).close()
+    path.chmod(0o644)
+    with open_ledger(f"sqlite:///{path}", None) as ledger:
+        ledger.record("r1", ["a"], NOW)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -119,7 +119,7 @@ def test_masked_keys_are_hmacs_the_operator_can_recompute(emu, tmp_path, event_i
     if event_ids:
         assert line["event_id"] == mac("evt-1042")
     else:  # the target's own id is an unkeyed hash of the key: masked like the key
-        derived = "k-" + hashlib.sha256("public-conversions\x1f1042".encode()).hexdigest()[:40]
+        derived = "k-" + hashlib.sha256(b"public-conversions\x1f1042").hexdigest()[:40]
         assert line["event_id"] == mac(derived)
     written = Path(config["rejected_records_path"]).read_text()
     assert "1042" not in written
