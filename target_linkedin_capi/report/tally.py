@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +35,8 @@ from target_linkedin_capi.report.facts import SHORT_NAMES, FactTotals
 from target_linkedin_capi.report.files import private_file
 
 logger = logging.getLogger(__name__)
+
+_RULE_AND_STREAM = attrgetter("rule", "stream")
 
 # Anchored at a token's start: without the look-behind, a long token with no `@` is
 # rescanned from every position (quadratic time on a hostile message).
@@ -232,20 +235,26 @@ class RunTally:
 
     def in_request(self, items: Sequence[Any]) -> None:
         """Delivery items (rule, stream) put in their first request: they are now sent."""
+        # Counted in C (a request holds up to 5,000 events of one or two rules).
+        counts = Counter(map(_RULE_AND_STREAM, items))
         with self._lock:
             rules = self.rules
-            for item in items:
-                tally = rules.get(item.rule)
+            for (rule, stream), count in counts.items():
+                tally = rules.get(rule)
                 if tally is None:
-                    tally = rules[item.rule] = RuleTally()
-                tally.out += 1
-                tally.streams.add(item.stream)
+                    tally = rules[rule] = RuleTally()
+                tally.out += count
+                tally.streams.add(stream)
 
     def accepted(self, items: Sequence[Any]) -> None:
         """LinkedIn answered 2xx for these items (in a dry run: they were written out)."""
-        by_rule: dict[str, list[Any]] = {}
-        for item in items:
-            by_rule.setdefault(item.rule, []).append(getattr(item, "facts", None))
+        rules = {item.rule for item in items} if items else set()
+        if len(rules) == 1:  # the usual case: no grouping needed
+            by_rule: dict[str, list[Any]] = {rules.pop(): [item.facts for item in items]}
+        else:
+            by_rule = {}
+            for item in items:
+                by_rule.setdefault(item.rule, []).append(item.facts)
         with self._lock:
             for rule, facts in by_rule.items():
                 tally = self.rules.setdefault(rule, RuleTally())
