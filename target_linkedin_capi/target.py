@@ -129,22 +129,22 @@ def bounded_lines(lines: IO[str] | Iterable[str], limit: int) -> Iterator[str]:
     readline = getattr(lines, "readline", None)
     # Lines already in memory (no readline) are only checked for length.
     source = iter(lines) if readline is None else iter(functools.partial(readline, limit + 1), "")
-    while True:
-        try:
-            line = next(source)
-        except StopIteration:
-            return
-        except UnicodeError:
-            msg = f"A line of input is not valid UTF-8 {_NOT_SHOWN}"
-            raise InvalidInputLine(msg) from None
-        if len(line) > limit and not line.endswith("\n"):
-            msg = (
-                f"A line of input is longer than {limit:,} characters, the most the target "
-                f"reads as one Singer message {_NOT_SHOWN}. Check the tap's output: a value "
-                "this large cannot belong to a conversion (deselect the column that holds it)."
-            )
-            raise InvalidInputLine(msg)
-        yield line
+    try:
+        for line in source:
+            if len(line) > limit and not line.endswith("\n"):
+                msg = (
+                    f"A line of input is longer than {limit:,} characters, the most the "
+                    f"target reads as one Singer message {_NOT_SHOWN}. Check the tap's output: "
+                    "a value this large cannot belong to a conversion (deselect the column "
+                    "that holds it)."
+                )
+                raise InvalidInputLine(msg)
+            yield line
+    except UnicodeError:
+        # Raised while reading (decoding), never by the consumer: exceptions there do not
+        # enter this generator.
+        msg = f"A line of input is not valid UTF-8 {_NOT_SHOWN}"
+        raise InvalidInputLine(msg) from None
 
 
 class InputError(FatalError):
