@@ -3,6 +3,7 @@ nothing written to LinkedIn in any case."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -357,3 +358,38 @@ def test_skipped_checks_name_the_real_cause_of_the_failed_token_check(
         run.close()
     (account,) = [line for line in checker.lines if line.setting == "ad_account_id"]
     assert account.status == SKIP and account.message == f"not checked: {cause}"
+
+
+def test_an_operator_command_prints_no_sdk_chatter_before_its_answer(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Settings from the environment (as Meltano passes them) made the SDK log one INFO
+    # line per setting before the command's own output.
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+
+    env = child_env()
+    config = demo_config(emu, tmp_path)
+    for name in [name for name, value in config.items() if isinstance(value, str)]:
+        env[f"TARGET_LINKEDIN_CAPI_{name.upper()}"] = config.pop(name)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    command = ["--config", str(path), "--config", "ENV", "--check"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "target_linkedin_capi", *command],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=os.fspath(tmp_path),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  access token" in proc.stdout
+    assert "from env variable" not in proc.stderr
+    assert "Parsing env var" not in proc.stderr
+    assert "INFO     | singer_sdk" not in proc.stderr, proc.stderr
