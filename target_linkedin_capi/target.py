@@ -440,6 +440,13 @@ class TargetLinkedInCapi(SdkTargetHooks):
         parse_env_config: bool,
         options: dict[str, Any] | None = None,
     ) -> TargetLinkedInCapi:
+        quiet = requested_quietly(options or {})
+        level = cls.logger.level
+        if quiet:
+            # An operator command answers on stdout; the SDK's INFO lines while it starts
+            # (version banner, one line per setting read from the environment) bury it.
+            logging.getLogger("singer_sdk").setLevel(logging.WARNING)
+            cls.logger.setLevel(logging.WARNING)
         try:
             return cls(
                 config=config,
@@ -456,6 +463,9 @@ class TargetLinkedInCapi(SdkTargetHooks):
             cls.logger.error("%s", _unexpected(exc, "while starting"))
             cls.logger.debug("Where the run stopped:\n%s", safe_traceback(exc))
             sys.exit(1)
+        finally:
+            if quiet:
+                cls.logger.setLevel(level)
 
     @classmethod
     @override
@@ -540,6 +550,14 @@ def _unexpected(exc: BaseException, where: str) -> FatalError:
         )
     error.__cause__ = exc  # for the frames at DEBUG
     return error
+
+
+def requested_quietly(options: dict[str, Any]) -> bool:
+    """Whether the command line asks for an operator command (a usage error counts not)."""
+    try:
+        return requested(options) is not None
+    except click.UsageError:
+        return False
 
 
 def safe_traceback(exc: BaseException) -> str:

@@ -23,7 +23,11 @@ from target_linkedin_capi.commands.output import FAIL, PASS, SKIP, WARN, CheckLi
 from target_linkedin_capi.errors import FatalError
 from target_linkedin_capi.linkedin import advice, vocabulary
 from target_linkedin_capi.linkedin.client import CallFailed, LinkedInClient
-from target_linkedin_capi.linkedin.errors import VersionSunsetError
+from target_linkedin_capi.linkedin.errors import (
+    ConnectionFailedError,
+    TransientError,
+    VersionSunsetError,
+)
 from target_linkedin_capi.linkedin.models import AccountUser, Campaign, ConversionRule
 from target_linkedin_capi.linkedin.transport import RecordingTransport
 from target_linkedin_capi.plan.reconcile import RECONCILED_FIELDS
@@ -40,6 +44,9 @@ WRITER_ROLES = frozenset(
 )
 CLOSED_ACCOUNT_STATUSES = frozenset({"CANCELED", "PENDING_DELETION", "REMOVED"})
 _NOT_CHECKED = "not checked: {why}"
+_CREDENTIALS_REFUSED = "the token was not accepted"
+_UNREACHABLE = "LinkedIn could not be reached"
+_VERSION_REFUSED = "LinkedIn refused api_version"
 
 
 @dataclass
@@ -62,7 +69,9 @@ class Checker:
         self.client = LinkedInClient(RecordingTransport(run.client.http, self.writes))
         self.today = today or datetime.now(timezone.utc).date()
         self.lines: list[CheckLine] = []
-        self.roles: dict[str, str | None] | None = None  # None: the token was not accepted
+        self.roles: dict[str, str | None] | None = None  # None: the token check failed
+        # Why the token check failed, for the checks it makes impossible to run.
+        self.token_failure = _CREDENTIALS_REFUSED
         self.version_refused: CallFailed | None = None
         self.good_accounts: set[str] = set()
         self._rules: dict[str, list[ConversionRule]] = {}
@@ -115,9 +124,12 @@ class Checker:
         except CallFailed as exc:
             if isinstance(exc.error, VersionSunsetError):
                 self.version_refused = exc
-                why = "LinkedIn refused api_version before looking at the token"
+                self.token_failure = _VERSION_REFUSED
+                why = f"{_VERSION_REFUSED} before looking at the token"
                 self.add(SKIP, "access token", _NOT_CHECKED.format(why=why), setting)
                 return
+            if isinstance(exc.error, (ConnectionFailedError, TransientError)):
+                self.token_failure = _UNREACHABLE
             self.add(FAIL, "access token", str(exc), setting)
             return
         except FatalError as exc:  # a refresh during the call failed
@@ -202,7 +214,7 @@ class Checker:
             return
         source = "documented" if documented else "estimated"
         if self.roles is None:
-            why = "the token was not accepted, so LinkedIn was not asked"
+            why = f"{self.token_failure}, so LinkedIn was not asked"
             self.add(
                 SKIP,
                 "api_version",
@@ -236,7 +248,7 @@ class Checker:
     def check_account(self, account_id: str, setting: str) -> None:
         check = f"ad account {account_id}"
         if self.roles is None:
-            self.add(SKIP, check, _NOT_CHECKED.format(why="the token was not accepted"), setting)
+            self.add(SKIP, check, _NOT_CHECKED.format(why=self.token_failure), setting)
             return
         try:
             account = self.client.get_ad_account(account_id)
@@ -347,9 +359,7 @@ class Checker:
     # -- local resources ------------------------------------------------------------------
 
     def check_ledger(self) -> None:
-        line = ledger_line(self.settings)
-        if line is not None:
-            self.lines.append(line)
+        self.lines.append(ledger_line(self.settings))
 
     def check_file(self, setting: str) -> None:
         path = getattr(self.settings, setting, None)
@@ -391,22 +401,41 @@ def _resolved(rule: ConversionRule, spec: RuleSpec) -> str:
     return text
 
 
-def ledger_line(settings: Any) -> CheckLine | None:
-    """The ledger's check; None while the ledger settings do not exist in this version."""
-    if not hasattr(settings, "ledger_enabled"):
-        return None
+def ledger_line(settings: Settings) -> CheckLine:
+    """The ledger's check: it can be read, or (a SQLite file not made yet) be created."""
     if not settings.ledger_enabled:
         return CheckLine(SKIP, "ledger", "not checked: ledger_enabled is false", "ledger_enabled")
     from target_linkedin_capi.delivery.ledger import LedgerError, open_ledger
 
-    url = getattr(settings, "ledger_url", None)
-    schema = getattr(settings, "ledger_schema", None)
     try:
-        with open_ledger(url, schema, read_only=True) as ledger:
+        with open_ledger(settings.ledger_url, settings.ledger_schema, read_only=True) as ledger:
             shown = ledger.url
     except LedgerError as exc:
         return CheckLine(FAIL, "ledger", str(exc), "ledger_url")
-    return CheckLine(PASS, "ledger", f"{shown} can be read", "ledger_url")
+    path = _sqlite_path(settings.ledger_url)
+    if path is None or path.exists():
+        return CheckLine(PASS, "ledger", f"{shown} can be read", "ledger_url")
+    # Read-only opening succeeds without the file; what matters then is that a run can
+    # create it (and its missing folders).
+    problem = file_problem(path)
+    if problem:
+        return CheckLine(FAIL, "ledger", advice.folder_unwritable(str(path), problem), "ledger_url")
+    created = f"{shown} does not exist yet; the first run creates it in {path.parent}"
+    return CheckLine(PASS, "ledger", created, "ledger_url")
+
+
+def _sqlite_path(url: str | None) -> Path | None:
+    """The absolute file of a SQLite ledger (None: a PostgreSQL one)."""
+    from target_linkedin_capi.delivery.ledger import DEFAULT_SQLITE_PATH
+
+    if not url:
+        return Path(os.path.abspath(DEFAULT_SQLITE_PATH))
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url.strip())  # open_ledger has accepted it
+    if parsed.drivername.lower() != "sqlite" or not parsed.database:
+        return None
+    return Path(os.path.abspath(Path(parsed.database).expanduser()))
 
 
 def file_problem(path: Path) -> str | None:

@@ -129,36 +129,12 @@ class LinkedInClient:
                 return advice.rule_call_failed("search the conversion rules", account_id, error)
             return advice.while_checking("the conversion rules", account_id, generic)
 
-        start = 0
-        while True:
-            with self._boundary(explain):
-                page = _dict(
-                    self._send(
-                        Request(
-                            RestliMethod.FINDER,
-                            "/conversions",
-                            f"search of the conversion rules of ad account {account_id}",
-                            query="q=account&"
-                            + restli.query(
-                                {
-                                    "account": vocabulary.account_urn(account_id),
-                                    "start": start,
-                                    "count": FINDER_PAGE_SIZE,
-                                }
-                            ),
-                        )
-                    ).json()
-                )
-            elements = page.get("elements")
-            elements = elements if isinstance(elements, list) else []
-            for element in elements:
-                rule = ConversionRule.from_json(element)
-                if rule is not None:
-                    yield rule
-            total = _dict(page.get("paging")).get("total", -1)
-            start += len(elements)
-            if not elements or (isinstance(total, int) and 0 <= total <= start):
-                return
+        query = "q=account&" + restli.query({"account": vocabulary.account_urn(account_id)})
+        what = f"search of the conversion rules of ad account {account_id}"
+        for element in self._offset_pages("/conversions", what, query, explain):
+            rule = ConversionRule.from_json(element)
+            if rule is not None:
+                yield rule
 
     def create_rule(self, draft: RuleDraft) -> str:
         """CREATE a rule; its id. Sent once: a lost answer may still have created it, so a
@@ -254,35 +230,12 @@ class LinkedInClient:
 
     def find_ad_account_users(self) -> Iterator[AccountUser]:
         """The ad accounts the token's member has a role on, with the role."""
-        start = 0
-        while True:
-            with self._boundary(_as_is):
-                page = _dict(
-                    self._send(
-                        Request(
-                            RestliMethod.FINDER,
-                            "/adAccountUsers",
-                            "lookup of the token's ad accounts",
-                            query=f"q=authenticatedUser&start={start}&count={FINDER_PAGE_SIZE}",
-                        )
-                    ).json()
-                )
-            elements = page.get("elements")
-            elements = elements if isinstance(elements, list) else []
-            for element in elements:
-                user = AccountUser.from_json(element)
-                if user is not None:
-                    yield user
-            start += len(elements)
-            paging = _dict(page.get("paging"))
-            total = paging.get("total", -1)
-            if not elements or (isinstance(total, int) and 0 <= total <= start):
-                return
-            # Without a total, a short page without a `next` link is the last one.
-            if not (isinstance(total, int) and total > start) and not (
-                len(elements) >= FINDER_PAGE_SIZE or _has_next_link(paging)
-            ):
-                return
+        for element in self._offset_pages(
+            "/adAccountUsers", "lookup of the token's ad accounts", "q=authenticatedUser", _as_is
+        ):
+            user = AccountUser.from_json(element)
+            if user is not None:
+                yield user
 
     def get_ad_account(self, account_id: str) -> AdAccount | None:
         with self._boundary(_as_is):
@@ -311,6 +264,38 @@ class LinkedInClient:
             campaign = Campaign.from_json(element)
             if campaign is not None:
                 yield campaign
+
+    def _offset_pages(self, path: str, what: str, query: str, explain: Explain) -> Iterator[object]:
+        """Every element of a `start`/`count` finder, page by page.
+
+        LinkedIn often sends `paging.total` -1 (the rules finder always does): then a page
+        shorter than the page size it answered with, and without a `next` link, is the last
+        one, so no further request is made just to get an empty page."""
+        start = 0
+        while True:
+            page_query = f"{query}&" + restli.query({"start": start, "count": FINDER_PAGE_SIZE})
+            with self._boundary(explain):
+                page = _dict(
+                    self._send(Request(RestliMethod.FINDER, path, what, query=page_query)).json()
+                )
+            elements = page.get("elements")
+            elements = elements if isinstance(elements, list) else []
+            yield from elements
+            start += len(elements)
+            paging = _dict(page.get("paging"))
+            total = paging.get("total", -1)
+            if not isinstance(total, int) or isinstance(total, bool):
+                total = -1
+            if not elements or 0 <= total <= start:
+                return
+            if total < 0 and not _has_next_link(paging):
+                # The server may cap the page size below the one asked for, and says so.
+                served = paging.get("count")
+                size = FINDER_PAGE_SIZE
+                if isinstance(served, int) and not isinstance(served, bool) and served > 0:
+                    size = min(size, served)
+                if len(elements) < size:
+                    return
 
     def _cursor_pages(self, path: str, what: str) -> Iterator[object]:
         """Every element of a `q=search` finder, page by page until no nextPageToken."""

@@ -3,12 +3,13 @@ nothing written to LinkedIn in any case."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 from linkedin_capi_emulator import Emulator
 
 from target_linkedin_capi.commands.check import Checker, file_problem, ledger_line
@@ -279,18 +280,39 @@ def test_refresh_credentials_are_checked_by_a_refresh(emu: Emulator, tmp_path: P
 
 
 def test_ledger_line_reads_the_ledger_named_by_its_settings(tmp_path: Path) -> None:
-    # Settings without ledger settings (before they exist) give no line.
-    assert ledger_line(SimpleNamespace()) is None
-    off = ledger_line(SimpleNamespace(ledger_enabled=False))
-    assert off is not None and off.status == SKIP
+    off = ledger_line(settings_of(ledger_enabled=False))
+    assert off.status == SKIP
     url = f"sqlite:///{tmp_path}/ledger.db"
-    good = ledger_line(SimpleNamespace(ledger_enabled=True, ledger_url=url, ledger_schema=None))
-    assert good is not None and good.status == PASS
+    good = ledger_line(settings_of(ledger_url=url))
+    assert good.status == PASS
     assert not (tmp_path / "ledger.db").exists()  # read-only: nothing created
-    bad = ledger_line(
-        SimpleNamespace(ledger_enabled=True, ledger_url="nonsense://x", ledger_schema=None)
-    )
-    assert bad is not None and bad.status == FAIL and bad.setting == "ledger_url"
+    bad = ledger_line(settings_of(ledger_url="nonsense://x"))
+    assert bad.status == FAIL and bad.setting == "ledger_url"
+
+
+def test_a_ledger_file_not_made_yet_is_said_so_and_its_folder_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    default = ledger_line(settings_of())
+    assert default.status == PASS and "can be read" not in default.message
+    folder = tmp_path / ".linkedin-capi"
+    assert f"does not exist yet; the first run creates it in {folder}" in default.message
+    assert not folder.exists()
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    blocked = ledger_line(settings_of(ledger_url=f"sqlite:///{blocker}/sub/ledger.db"))
+    assert blocked.status == FAIL and blocked.setting == "ledger_url"
+    assert "not a folder" in blocked.message
+
+    url = f"sqlite:///{tmp_path}/made.db"
+    assert ledger_line(settings_of(ledger_url=url, ledger_enabled=True)).status == PASS
+    from target_linkedin_capi.delivery.ledger import open_ledger
+
+    open_ledger(url).close()  # as a run creates it
+    made = ledger_line(settings_of(ledger_url=url))
+    assert made.status == PASS and made.message.endswith("can be read")
 
 
 def test_file_problem_accepts_a_folder_to_be_created_and_refuses_a_folder_path(
@@ -313,3 +335,61 @@ def test_a_linkedin_answer_quoting_the_token_does_not_print_it(requests_mock: An
     (line,) = checker.lines
     assert line.status == FAIL and line.setting == "access_token"
     assert TOKEN not in line.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "cause"),
+    [
+        ({"exc": requests.exceptions.ConnectionError}, "LinkedIn could not be reached"),
+        ({"status_code": 426, "json": {"status": 426}}, "LinkedIn refused api_version"),
+        ({"status_code": 401, "json": {"status": 401}}, "the token was not accepted"),
+    ],
+)
+def test_skipped_checks_name_the_real_cause_of_the_failed_token_check(
+    requests_mock: Any, answer: dict[str, Any], cause: str
+) -> None:
+    requests_mock.get(f"{API_BASE}/adAccountUsers", **answer)
+    run = Run(settings_of(retry_max_attempts=1), lambda state: None)
+    try:
+        checker = Checker(run)
+        checker.check_token()
+        checker.check_account("123", "ad_account_id")
+    finally:
+        run.close()
+    (account,) = [line for line in checker.lines if line.setting == "ad_account_id"]
+    assert account.status == SKIP and account.message == f"not checked: {cause}"
+
+
+def test_an_operator_command_prints_no_sdk_chatter_before_its_answer(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Settings from the environment (as Meltano passes them) made the SDK log one INFO
+    # line per setting before the command's own output.
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+
+    env = child_env()
+    config = demo_config(emu, tmp_path)
+    for name in [name for name, value in config.items() if isinstance(value, str)]:
+        env[f"TARGET_LINKEDIN_CAPI_{name.upper()}"] = config.pop(name)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    command = ["--config", str(path), "--config", "ENV", "--check"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "target_linkedin_capi", *command],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=os.fspath(tmp_path),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  access token" in proc.stdout
+    assert "from env variable" not in proc.stderr
+    assert "Parsing env var" not in proc.stderr
+    assert "INFO     | singer_sdk" not in proc.stderr, proc.stderr

@@ -611,3 +611,32 @@ def test_a_redirect_is_fatal_and_not_followed(
     assert requests_mock.call_count == 1  # the token and events went nowhere else
     assert "api_base_url" in message and "api.linkedin.test" in message
     assert "does not redirect" in message and "token=1" not in message
+
+
+# -- offset paging ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "find"),
+    [
+        ("/conversions", lambda client: list(client.find_rules("123"))),
+        ("/adAccountUsers", lambda client: list(client.find_ad_account_users())),
+    ],
+)
+def test_a_short_page_with_total_minus_one_is_the_last(
+    client: LinkedInClient, requests_mock: Any, path: str, find: Callable[..., Any]
+) -> None:
+    # LinkedIn's finders send total -1; a page shorter than asked for ends the paging
+    # without a request for an empty page.
+    element = (
+        {"id": 7, "account": "urn:li:sponsoredAccount:123", "name": "Leads"}
+        if path == "/conversions"
+        else {"account": "urn:li:sponsoredAccount:123", "role": "ACCOUNT_MANAGER"}
+    )
+    paging = {"start": 0, "count": 100, "total": -1}
+    requests_mock.get(
+        f"{API_BASE}{path}",
+        [{"json": {"elements": [element], "paging": paging}}, {"json": {"elements": []}}],
+    )
+    assert len(find(client)) == 1
+    assert requests_mock.call_count == 1
