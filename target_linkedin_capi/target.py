@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import gc
 import logging
@@ -49,6 +50,9 @@ else:
 
 
 _AGE_CHECK_EVERY = 256
+# Retries of an operator command (see run_command_options).
+COMMAND_ATTEMPTS = 2
+COMMAND_RETRY_SECONDS = 5.0
 
 
 # The longest input line read, in characters (newline excluded): one Singer message longer
@@ -486,6 +490,14 @@ class TargetLinkedInCapi(SdkTargetHooks):
         if asked is None:
             return
         command, value = asked
+        # A person is waiting for the answer: two attempts within a few seconds, not the
+        # patience of a scheduled run (commands change nothing, so nothing is lost).
+        s = self.run.settings
+        self.run.settings = dataclasses.replace(
+            s,
+            retry_max_attempts=min(s.retry_max_attempts, COMMAND_ATTEMPTS),
+            retry_max_wait_seconds=min(s.retry_max_wait_seconds, COMMAND_RETRY_SECONDS),
+        )
         try:
             code = command.run(self.run, value, output_format)
         except FatalError as exc:

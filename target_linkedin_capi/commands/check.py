@@ -128,7 +128,18 @@ class Checker:
                 why = f"{_VERSION_REFUSED} before looking at the token"
                 self.add(SKIP, "access token", _NOT_CHECKED.format(why=why), setting)
                 return
-            if isinstance(exc.error, (ConnectionFailedError, TransientError)):
+            if isinstance(exc.error, ConnectionFailedError):
+                # Not the token's fault: the URL (or the network) is what to fix.
+                self.token_failure = _UNREACHABLE
+                self.add(
+                    FAIL,
+                    "LinkedIn reachable",
+                    f"no answer from {self.settings.api_base_url} "
+                    f"({exc.error.describe()}); check api_base_url and the network",
+                    "api_base_url",
+                )
+                return
+            if isinstance(exc.error, TransientError):
                 self.token_failure = _UNREACHABLE
             self.add(FAIL, "access token", str(exc), setting)
             return

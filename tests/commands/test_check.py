@@ -393,3 +393,14 @@ def test_an_operator_command_prints_no_sdk_chatter_before_its_answer(
     assert "from env variable" not in proc.stderr
     assert "Parsing env var" not in proc.stderr
     assert "INFO     | singer_sdk" not in proc.stderr, proc.stderr
+
+
+def test_an_unreachable_api_fails_fast_naming_api_base_url(emu: Emulator, tmp_path: Path) -> None:
+    config = demo_config(emu, tmp_path, api_base_url="http://127.0.0.1:9/rest")
+    outcome = run_cli(config, tmp_path, "--check")
+    assert outcome.exit_code == 1
+    failing = [line for line in outcome.stdout.splitlines() if line.startswith("FAIL")]
+    assert failing[0].startswith("FAIL  LinkedIn reachable [api_base_url]")
+    assert "checkpoint" not in outcome.stdout  # a command marks nothing as delivered
+    # Two attempts, not a scheduled run's patience (8 attempts over about 45 s).
+    assert outcome.stderr.count("retrying") <= 1
