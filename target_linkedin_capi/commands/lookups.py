@@ -13,7 +13,9 @@ import click
 
 from target_linkedin_capi.commands import register
 from target_linkedin_capi.commands.output import print_json, print_table, wants_json
-from target_linkedin_capi.linkedin.client import LinkedInClient
+from target_linkedin_capi.errors import FatalError
+from target_linkedin_capi.linkedin.client import CallFailed, LinkedInClient
+from target_linkedin_capi.linkedin.errors import AccessDeniedError, NotFoundError
 
 if TYPE_CHECKING:
     from target_linkedin_capi.run import Run
@@ -88,6 +90,22 @@ def rule_rows(client: LinkedInClient, account_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def reachable_account(client: LinkedInClient, account: str) -> None:
+    """FatalError naming ad_account_id when the account cannot be looked up: LinkedIn's own
+    answer to the campaign or rule lookup would blame the wrong thing (a rule id, say)."""
+    try:
+        client.get_ad_account(account)
+    except CallFailed as exc:
+        if isinstance(exc.error, (NotFoundError, AccessDeniedError)):
+            raise FatalError(
+                f"Ad account {account} does not exist or the token's member has no role on "
+                "it. Fix ad_account_id: `--list accounts` (in Meltano, "
+                "`meltano invoke target-linkedin-capi:accounts`) lists the accounts the token "
+                "reaches."
+            ) from None
+        raise
+
+
 def configured_accounts(run: Run) -> list[str]:
     """The ad accounts of the configured rules, in order, each once."""
     return list(dict.fromkeys(spec.account_id for spec in run.settings.rules))
@@ -112,6 +130,8 @@ def list_lookup(run: Run, lookup: str, output_format: str | None) -> int:
         empty = "The token's member has no role on any ad account."
     else:
         fetch = campaign_rows if lookup == "campaigns" else rule_rows
+        for account in configured_accounts(run):
+            reachable_account(client, account)
         rows = [row for account in configured_accounts(run) for row in fetch(client, account)]
         columns = CAMPAIGN_COLUMNS if lookup == "campaigns" else RULE_COLUMNS
         accounts = ", ".join(configured_accounts(run))

@@ -182,3 +182,13 @@ def _tokens() -> Any:
         oauth_token_url="https://www.linkedin.test/oauth/v2/accessToken",
         session=_session(), timeout=(2, 2),
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("lookup", ["rules", "campaigns"])
+def test_an_unknown_ad_account_is_named_as_the_setting_to_fix(
+    emu: Emulator, tmp_path: Path, lookup: str
+) -> None:
+    outcome = run_cli(demo_config(emu, tmp_path, ad_account_id="123"), tmp_path, "--list", lookup)
+    assert outcome.exit_code == 1
+    assert "Ad account 123 does not exist" in outcome.stderr
+    assert "ad_account_id" in outcome.stderr and "conversion rule id" not in outcome.stderr
