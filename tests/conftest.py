@@ -15,18 +15,27 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from linkedin_capi_emulator import Emulator
 
 from target_linkedin_capi.config.settings import Settings
 from target_linkedin_capi.events.mapper import EventMapper
 from target_linkedin_capi.linkedin.auth import TokenManager
 from target_linkedin_capi.linkedin.client import LinkedInClient
-from tests.constants import API_BASE, API_VERSION, OAUTH_URL, RULE_URN, TOKEN
+from tests.constants import (
+    API_BASE,
+    API_VERSION,
+    EMULATOR_ACCOUNT,
+    EMULATOR_TOKEN,
+    OAUTH_URL,
+    RULE_URN,
+    TOKEN,
+)
 from tests.helpers import base_config, settings_of
 
 
@@ -178,3 +187,20 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr(time, "monotonic", clock.monotonic)
     monkeypatch.setattr(time, "sleep", clock.sleep)
     return clock
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """The LinkedIn emulator with its token, ad account and one campaign; a module that needs
+    more (other accounts, OAuth clients) defines its own."""
+    with Emulator(
+        port=0, tokens=[EMULATOR_TOKEN], accounts=[EMULATOR_ACCOUNT],
+        campaigns={EMULATOR_ACCOUNT: [6010001]},
+    ) as emulator:  # fmt: skip
+        yield emulator
+
+
+@pytest.fixture
+def rule(emu: Emulator) -> int:
+    """A Conversions API rule in the emulator's ad account."""
+    return int(emu.add_rule(account=EMULATOR_ACCOUNT, name="Purchases (CAPI)", type="PURCHASE"))

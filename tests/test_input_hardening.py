@@ -127,19 +127,6 @@ def _assert_one_paragraph_error(returncode: int, stderr: str, expected: str) -> 
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(
-        port=0, tokens=["emulator-token"], accounts=[5010001], campaigns={5010001: [6010001]}
-    ) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def rule(emu: Emulator) -> int:
-    return emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
-
-
-@pytest.fixture
 def schema_server() -> Iterator[tuple[str, type[CountingHandler]]]:
     """A local HTTP server that would serve a schema, and counts whoever asks for one."""
     body = json.dumps({"type": "string"}).encode()

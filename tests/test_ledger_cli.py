@@ -10,7 +10,6 @@ import time
 from collections import Counter
 
 import pytest
-from linkedin_capi_emulator import Emulator
 
 from tests.delivery import test_ledger as ledger_tests
 from tests.harness import accepted_ids, base_config, record, run_target, singer
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.e2e
 pg_available = ledger_tests.pg_available
 pg_schema = ledger_tests.pg_schema
 pg_url = ledger_tests.pg_url
-
-
-@pytest.fixture
-def emu():
-    with Emulator(port=0, tokens=["emulator-token"], accounts=[5010001],
-                  campaigns={5010001: [6010001]}) as emulator:  # fmt: skip
-        yield emulator
 
 
 def test_the_same_1000_records_twice_second_run_sends_nothing(emu, tmp_path):

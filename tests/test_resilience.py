@@ -30,11 +30,6 @@ def emu():
         yield emulator
 
 
-@pytest.fixture
-def rule(emu):
-    return emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
-
-
 def delivered(emu, n: int) -> Counter[int]:
     """How often each record index arrived (keyed by its hashed email)."""
     by_hash = {hashed_email(i): i for i in range(n)}

@@ -24,11 +24,6 @@ def emu():
         yield emulator
 
 
-@pytest.fixture
-def rule(emu):
-    return emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
-
-
 def assert_counts_add_up(report: dict) -> None:
     for entry in report["rules"]:
         assert entry["received"] == (

@@ -134,19 +134,6 @@ def test_every_private_sdk_name_sdk_compat_uses_is_pinned() -> None:
 # -- the real CLI ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(
-        port=0, tokens=["emulator-token"], accounts=[5010001], campaigns={5010001: [6010001]}
-    ) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def rule(emu: Emulator) -> int:
-    return emu.add_rule(account=5010001, name="Purchases (CAPI)", type="PURCHASE")
-
-
 def _line(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode() + b"\n"
 

@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from linkedin_capi_emulator import Emulator
 
 from tests.harness import base_config, record, run_target, singer
 
@@ -24,13 +23,6 @@ PRIVATE = {
     "ip": "203.0.113.77",
     "company": "Analytical Engines Ltd",
 }
-
-
-@pytest.fixture
-def emu():
-    with Emulator(port=0, tokens=["emulator-token"], accounts=[5010001],
-                  campaigns={5010001: [6010001]}) as emulator:  # fmt: skip
-        yield emulator
 
 
 def private_record(i: int, **overrides):
