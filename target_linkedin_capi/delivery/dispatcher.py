@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from target_linkedin_capi.errors import FatalError
@@ -252,6 +253,27 @@ class Dispatcher:
         )
 
 
+# (rule id, event id) of an item, built in C: the guard's per-event work runs for every
+# event of every batch, on the delivery threads, beside the main thread's reading.
+_RULE_AND_EVENT = attrgetter("rule_id", "event_id")
+
+
+def _ids_by_rule(items: Sequence[Item]) -> dict[str, list[str]]:
+    """The event ids of `items` per rule id (items without either are left out)."""
+    rules = {item.rule_id for item in items}
+    if len(rules) == 1:  # the usual case: one rule per stream
+        (rule_id,) = rules
+        if rule_id is None:
+            return {}
+        ids = [item.event_id for item in items if item.event_id is not None]
+        return {rule_id: ids} if ids else {}
+    by_rule: dict[str, list[str]] = {}
+    for item in items:
+        if item.event_id is not None and item.rule_id is not None:
+            by_rule.setdefault(item.rule_id, []).append(item.event_id)
+    return by_rule
+
+
 class LedgerGuard:
     """The delivery ledger as the dispatcher uses it, plus the events now in flight.
 
@@ -279,22 +301,24 @@ class LedgerGuard:
         self._changed = threading.Condition()
         self.recorded = 0  # entries written this run (prune's allowance)
 
-    @staticmethod
-    def _key(item: Item) -> tuple[str, str] | None:
-        if item.event_id is None or item.rule_id is None:
-            return None
-        return item.rule_id, item.event_id
-
     def claim(self, items: list[Item]) -> tuple[list[Item], list[Item]]:
         """(claimed now, to decide later): the second list holds events already claimed."""
-        claimed: list[Item] = []
-        later: list[Item] = []
-        undeduplicated: dict[str, int] = {}
+        keys = list(map(_RULE_AND_EVENT, items))
         with self._changed:
             claims = self._claims
-            for item in items:
-                key = self._key(item)
-                if key is None:
+            # The usual batch: every event has an id, none twice, none claimed elsewhere.
+            if (
+                not any(None in key for key in keys)
+                and len(set(keys)) == len(keys)
+                and claims.isdisjoint(keys)
+            ):
+                claims.update(keys)
+                return items, []
+            claimed: list[Item] = []
+            later: list[Item] = []
+            undeduplicated: dict[str, int] = {}
+            for item, key in zip(items, keys, strict=True):
+                if None in key:
                     undeduplicated[item.rule] = undeduplicated.get(item.rule, 0) + 1
                     claimed.append(item)
                 elif key in claims:
@@ -308,10 +332,7 @@ class LedgerGuard:
 
     def drop_sent(self, items: list[Item]) -> list[Item]:
         """`items` minus those accepted before (counted as skipped; claims released)."""
-        by_rule: dict[str, list[str]] = {}
-        for item in items:
-            if item.event_id is not None and item.rule_id is not None:
-                by_rule.setdefault(item.rule_id, []).append(item.event_id)
+        by_rule = _ids_by_rule(items)
         if not by_rule:
             return items
         sent: set[tuple[str, str]] = set()
@@ -324,9 +345,8 @@ class LedgerGuard:
             return items
         keep: list[Item] = []
         skipped: dict[str, int] = {}
-        for item in items:
-            key = self._key(item)
-            if key is not None and key in sent:
+        for item, key in zip(items, map(_RULE_AND_EVENT, items), strict=True):
+            if key in sent:
                 skipped[item.rule] = skipped.get(item.rule, 0) + 1
             else:
                 keep.append(item)
@@ -335,10 +355,7 @@ class LedgerGuard:
 
     def record(self, items: Sequence[Item]) -> None:
         """LinkedIn accepted `items`: into the ledger, one statement per rule."""
-        by_rule: dict[str, list[str]] = {}
-        for item in items:
-            if item.event_id is not None and item.rule_id is not None:
-                by_rule.setdefault(item.rule_id, []).append(item.event_id)
+        by_rule = _ids_by_rule(items)
         now = datetime.now(timezone.utc)
         for rule_id, ids in by_rule.items():
             self._writes.record(rule_id, ids, now)
@@ -346,16 +363,14 @@ class LedgerGuard:
                 self.recorded += len(ids)
 
     def release(self, items: Sequence[Item]) -> None:
-        keys = [key for key in map(self._key, items) if key is not None]
-        if not keys:
-            return
         with self._changed:
-            self._claims.difference_update(keys)
+            # Keys with no event id were never claimed: removing them is a no-op.
+            self._claims.difference_update(map(_RULE_AND_EVENT, items))
             self._changed.notify_all()
 
     def wait_free(self, items: Sequence[Item], stop: Callable[[], bool]) -> None:
         """Until no event of `items` is claimed (by another batch), or `stop()`."""
-        keys = {key for key in map(self._key, items) if key is not None}
+        keys = {key for key in map(_RULE_AND_EVENT, items) if None not in key}
         with self._changed:
             while not stop() and not keys.isdisjoint(self._claims):
                 # The timeout only re-checks `stop`: a fatal error ends every wait.
